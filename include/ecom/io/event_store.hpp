@@ -1,0 +1,87 @@
+#pragma once
+// The event store (cleansed zone): one parallel HDF5 file, one partition group per ingest.
+//
+// Layout (schema version 1):
+//   /                      attrs: schema_version, vshards (V), format "ecom-event-store"
+//   /manifest              compound/table datasets of ingested files (FileManifest below)
+//   /strings/{ids,offsets,bytes}   the merged string table (brand, category_code), ids sorted
+//   /partitions/<NNNN>/events/<column>  columns: user, time, event_type, product_id,
+//                          category_id, category, brand, price, session — rows in global
+//                          (user, time, type, product, session, price) order
+//   /partitions/<NNNN>/vshard_offsets   V+1 row offsets: vshard v is rows [off[v], off[v+1])
+//   /profile               the exploratory profile (written by `ecom profile`)
+// Written collectively; each rank writes its hyperslab at an exscan offset. A store written
+// with P ranks reads with any other P (ranks read their vshard ranges through the offsets).
+#include <cstdint>
+#include <array>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ecom/core/types.hpp"
+#include "ecom/par/comm.hpp"
+#include "ecom/par/vshard.hpp"
+
+namespace ecom::io {
+
+inline constexpr int kStoreSchemaVersion = 1;
+
+// Missing (empty) values per input column, counted on raw rows before cleaning, in header order.
+inline constexpr int kInputColumns = 9;
+
+struct FileManifest {
+  std::string name;        // path as given
+  std::uint64_t size = 0;  // bytes
+  std::string sha256;      // 64 hex digits of the file's bytes
+  std::uint64_t rows_read = 0, rows_kept = 0, duplicates = 0;
+  std::map<std::string, std::uint64_t> rejects;     // reason -> count
+  std::array<std::uint64_t, kInputColumns> missing{};  // per input column, before cleaning
+  std::string ingest_time;  // ISO 8601 UTC
+  int partition = 0;
+};
+
+// id -> string (lower-cased brand or category_code). Sorted by id, unique.
+using StringTable = std::vector<std::pair<std::uint64_t, std::string>>;
+
+class EventStore {
+ public:
+  // Opens an existing store (collective). Throws InputError if missing or not a store.
+  static EventStore open(par::Comm& comm, const std::string& path);
+  // True if `path` exists and is an event store (checked by rank 0, agreed on all).
+  static bool exists(par::Comm& comm, const std::string& path);
+
+  // Collective. Creates the store if needed (with `vshards`) and appends one partition with
+  // this rank's `local_events`, which must be sorted by the total order and all belong to this
+  // rank's vshard range under VShardMap(vshards(), comm.size()). Merges `strings` (each rank
+  // may pass a part) into the string table and appends `files` (identical on every rank) to
+  // the manifest. Writes to `path + ".tmp"` copy and renames when complete.
+  static void append_partition(par::Comm& comm, const std::string& path, std::uint32_t vshards,
+                               std::span<const Event> local_events, const StringTable& strings,
+                               const std::vector<FileManifest>& files);
+
+  std::uint32_t vshards() const { return vshards_; }
+  int partitions() const { return partitions_; }
+  const std::vector<FileManifest>& manifest() const { return manifest_; }
+  const StringTable& strings() const { return strings_; }
+  bool has_file(const std::string& sha256) const;
+
+  // Collective. Reads this rank's events (vshards of VShardMap(vshards(), comm.size())) from
+  // every partition, merged into the total order.
+  std::vector<Event> read_my_events(par::Comm& comm) const;
+  // Collective. Reads the events of vshards [first, end) on this rank (others may pass other
+  // ranges, or empty ones).
+  std::vector<Event> read_vshards(par::Comm& comm, std::uint32_t first, std::uint32_t end) const;
+
+ private:
+  std::string path_;
+  std::uint32_t vshards_ = par::kDefaultVShards;
+  int partitions_ = 0;
+  std::vector<FileManifest> manifest_;
+  StringTable strings_;
+};
+
+// The total order of events in the store: (user, time, type, product, session, price).
+bool event_less(const Event& a, const Event& b);
+
+}  // namespace ecom::io

@@ -1,0 +1,303 @@
+#pragma once
+// The MPI layer: a RAII communicator with typed, checked collectives. Every MPI call of the
+// program lives in par/. Errors are returned (MPI_ERRORS_RETURN) and turned into ecom::MpiError
+// carrying the function name and MPI_Error_string.
+#include <mpi.h>
+
+#include <algorithm>
+#include <complex>
+#include <concepts>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "ecom/core/error.hpp"
+#include "ecom/par/exact_sum.hpp"
+
+namespace ecom::par {
+
+// Throws MpiError("MPI_<fn>: <MPI_Error_string>") unless rc == MPI_SUCCESS.
+void check(int rc, const char* fn);
+
+template <class T>
+concept Trivial = std::is_trivially_copyable_v<T>;
+
+template <class T>
+concept Arithmetic = std::is_arithmetic_v<T>;
+
+template <Arithmetic T>
+MPI_Datatype mpi_type() {
+  if constexpr (std::is_same_v<T, double>) return MPI_DOUBLE;
+  else if constexpr (std::is_same_v<T, float>) return MPI_FLOAT;
+  else if constexpr (std::is_same_v<T, bool>) return MPI_CXX_BOOL;
+  else if constexpr (std::is_same_v<T, char>) return MPI_CHAR;
+  else if constexpr (std::is_integral_v<T> && std::is_signed_v<T> && sizeof(T) == 1) return MPI_INT8_T;
+  else if constexpr (std::is_integral_v<T> && std::is_signed_v<T> && sizeof(T) == 2) return MPI_INT16_T;
+  else if constexpr (std::is_integral_v<T> && std::is_signed_v<T> && sizeof(T) == 4) return MPI_INT32_T;
+  else if constexpr (std::is_integral_v<T> && std::is_signed_v<T> && sizeof(T) == 8) return MPI_INT64_T;
+  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && sizeof(T) == 1) return MPI_UINT8_T;
+  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && sizeof(T) == 2) return MPI_UINT16_T;
+  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && sizeof(T) == 4) return MPI_UINT32_T;
+  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && sizeof(T) == 8) return MPI_UINT64_T;
+  else static_assert(sizeof(T) == 0, "no MPI type for T");
+}
+
+// A committed contiguous datatype of `bytes` bytes (one record), freed on destruction.
+class RecordType {
+ public:
+  explicit RecordType(std::size_t bytes);
+  ~RecordType();
+  RecordType(const RecordType&) = delete;
+  RecordType& operator=(const RecordType&) = delete;
+  MPI_Datatype get() const { return type_; }
+
+ private:
+  MPI_Datatype type_ = MPI_DATATYPE_NULL;
+};
+
+// Bytes moved by this rank, per stage (for scaling tables and the model in docs/SCALING.md).
+struct Traffic {
+  std::uint64_t sent = 0;
+  std::uint64_t received = 0;
+};
+
+class Comm {
+ public:
+  // MPI_COMM_WORLD, borrowed (never freed), with MPI_ERRORS_RETURN set.
+  static Comm world();
+  // An owned duplicate (freed on destruction).
+  Comm dup() const;
+
+  Comm(Comm&& other) noexcept;
+  Comm& operator=(Comm&& other) noexcept;
+  Comm(const Comm&) = delete;
+  Comm& operator=(const Comm&) = delete;
+  ~Comm();
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  MPI_Comm native() const { return comm_; }
+
+  void barrier() const;
+  [[noreturn]] void abort(int code) const;
+
+  // ---- traffic accounting -------------------------------------------------------------
+  void set_stage(const std::string& stage) { stage_ = stage; }
+  const std::string& stage() const { return stage_; }
+  const std::map<std::string, Traffic>& traffic() const { return traffic_; }
+  void count_traffic(std::uint64_t sent, std::uint64_t received) {
+    auto& t = traffic_[stage_];
+    t.sent += sent;
+    t.received += received;
+  }
+
+  // ---- reductions (plain floating point: for reporting, not for model sums) ------------
+  template <Arithmetic T> void allreduce_sum(std::span<T> values) { allreduce(values, MPI_SUM); }
+  template <Arithmetic T> void allreduce_min(std::span<T> values) { allreduce(values, MPI_MIN); }
+  template <Arithmetic T> void allreduce_max(std::span<T> values) { allreduce(values, MPI_MAX); }
+  template <Arithmetic T> T allreduce_sum(T v) { allreduce(std::span<T>(&v, 1), MPI_SUM); return v; }
+  template <Arithmetic T> T allreduce_min(T v) { allreduce(std::span<T>(&v, 1), MPI_MIN); return v; }
+  template <Arithmetic T> T allreduce_max(T v) { allreduce(std::span<T>(&v, 1), MPI_MAX); return v; }
+  // True on every rank iff `ok` is true on every rank. Use before a collective that must not
+  // start when one rank has failed.
+  bool all_ok(bool ok);
+
+  // Exclusive prefix sum over ranks (rank 0 gets 0).
+  template <Arithmetic T> T exscan_sum(T v) {
+    T out{};
+    check(MPI_Exscan(&v, &out, 1, mpi_type<T>(), MPI_SUM, comm_), "MPI_Exscan");
+    if (rank_ == 0) out = T{};
+    count_traffic(sizeof(T), sizeof(T));
+    return out;
+  }
+
+  // ---- exact sums (bit-identical for any number of ranks) -----------------------------
+  // Sums one term per rank per index exactly.
+  std::vector<double> exact_sum(std::span<const double> local);
+  // Combines accumulators across ranks exactly and returns the rounded sums.
+  std::vector<double> exact_sum(const ExactVector& local);
+  ExactVector exact_combine(const ExactVector& local);
+
+  // ---- gathers and broadcasts ---------------------------------------------------------
+  template <Trivial T> std::vector<T> allgather(const T& v) {
+    std::vector<T> out(static_cast<std::size_t>(size_));
+    check(MPI_Allgather(&v, sizeof(T), MPI_BYTE, out.data(), sizeof(T), MPI_BYTE, comm_),
+          "MPI_Allgather");
+    count_traffic(sizeof(T), sizeof(T) * static_cast<std::uint64_t>(size_));
+    return out;
+  }
+  // Concatenation of every rank's `local` in rank order (total must stay below 2^31 records).
+  template <Trivial T> std::vector<T> allgatherv(std::span<const T> local) {
+    auto counts = allgather<long long>(static_cast<long long>(local.size()));
+    std::vector<int> rc(counts.size()), displ(counts.size());
+    long long total = 0;
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+      displ[i] = static_cast<int>(total);
+      rc[i] = static_cast<int>(counts[i]);
+      total += counts[i];
+    }
+    if (total >= (1LL << 31)) throw MpiError("allgatherv: more than 2^31 records");
+    std::vector<T> out(static_cast<std::size_t>(total));
+    RecordType rt(sizeof(T));
+    check(MPI_Allgatherv(local.data(), static_cast<int>(local.size()), rt.get(), out.data(),
+                         rc.data(), displ.data(), rt.get(), comm_),
+          "MPI_Allgatherv");
+    count_traffic(local.size_bytes(), static_cast<std::uint64_t>(total) * sizeof(T));
+    return out;
+  }
+  template <Trivial T> void bcast(std::span<T> values, int root) {
+    if (values.empty()) return;
+    RecordType rt(sizeof(T));
+    check(MPI_Bcast(values.data(), static_cast<int>(values.size()), rt.get(), root, comm_),
+          "MPI_Bcast");
+    count_traffic(rank_ == root ? values.size_bytes() : 0, rank_ == root ? 0 : values.size_bytes());
+  }
+  template <Trivial T> void bcast(T& value, int root) { bcast(std::span<T>(&value, 1), root); }
+  void bcast(std::string& s, int root);
+  template <Trivial T> void bcast(std::vector<T>& v, int root) {
+    std::uint64_t n = v.size();
+    bcast(n, root);
+    v.resize(n);
+    bcast(std::span<T>(v), root);
+  }
+
+  // ---- all-to-all ---------------------------------------------------------------------
+  // One MPI_Alltoall of one value per destination.
+  template <Trivial T> std::vector<T> alltoall(std::span<const T> per_dest) {
+    std::vector<T> out(static_cast<std::size_t>(size_));
+    check(MPI_Alltoall(per_dest.data(), sizeof(T), MPI_BYTE, out.data(), sizeof(T), MPI_BYTE,
+                       comm_),
+          "MPI_Alltoall");
+    count_traffic(per_dest.size_bytes(), out.size() * sizeof(T));
+    return out;
+  }
+
+  // Chunked all-to-all for fixed-size records. `records` must be grouped by destination rank
+  // (all records for rank 0 first, then rank 1, ...) with `counts[d]` records for rank d.
+  // Runs in rounds: in each round this rank sends at most max(1, budget/(P*sizeof(T))) records
+  // to each destination, so a round sends and receives at most about `budget_bytes`, and no
+  // MPI count or displacement reaches 2^31. Every rank runs the same number of rounds.
+  // Returns the records received, ordered by source rank, and within a source in send order.
+  template <Trivial T>
+  std::vector<T> exchange_grouped(std::span<const T> records, std::span<const std::uint64_t> counts,
+                                  std::size_t budget_bytes) {
+    std::vector<T> out;
+    exchange_grouped_bytes(reinterpret_cast<const std::byte*>(records.data()), sizeof(T), counts,
+                           budget_bytes,
+                           [&out](std::uint64_t total) { out.resize(total); },
+                           [&out]() { return reinterpret_cast<std::byte*>(out.data()); });
+    return out;
+  }
+
+  // Sends each record to rank dest_of(record) (0 <= dest < size()) via exchange_grouped.
+  // Records keep their relative order per (source, destination).
+  template <Trivial T, class DestOf>
+  std::vector<T> exchange(std::span<const T> records, DestOf&& dest_of, std::size_t budget_bytes) {
+    const auto p = static_cast<std::size_t>(size_);
+    std::vector<std::uint64_t> counts(p, 0);
+    std::vector<int> dest(records.size());
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      const int d = dest_of(records[i]);
+      dest[i] = d;
+      ++counts[static_cast<std::size_t>(d)];
+    }
+    std::vector<std::uint64_t> pos(p, 0);
+    for (std::size_t d = 1; d < p; ++d) pos[d] = pos[d - 1] + counts[d - 1];
+    std::vector<T> grouped(records.size());
+    for (std::size_t i = 0; i < records.size(); ++i)
+      grouped[pos[static_cast<std::size_t>(dest[i])]++] = records[i];
+    return exchange_grouped<T>(grouped, counts, budget_bytes);
+  }
+
+ private:
+  Comm(MPI_Comm c, bool owned);
+  template <Arithmetic T> void allreduce(std::span<T> values, MPI_Op op) {
+    if (values.empty()) return;
+    check(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()),
+                        mpi_type<T>(), op, comm_),
+          "MPI_Allreduce");
+    count_traffic(values.size_bytes(), values.size_bytes());
+  }
+  template <class Resize, class Data>
+  void exchange_grouped_bytes(const std::byte* records, std::size_t record_bytes,
+                              std::span<const std::uint64_t> counts, std::size_t budget_bytes,
+                              Resize&& resize, Data&& data);
+  void exchange_round_plan(std::span<const std::uint64_t> counts, std::size_t record_bytes,
+                           std::size_t budget_bytes, std::vector<std::uint64_t>& recv_counts,
+                           std::uint64_t& per_dest, std::uint64_t& rounds);
+  void alltoallv_records(const std::byte* send, const std::vector<int>& scounts,
+                         const std::vector<int>& sdispl, std::byte* recv,
+                         const std::vector<int>& rcounts, const std::vector<int>& rdispl,
+                         std::size_t record_bytes);
+
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  bool owned_ = false;
+  int rank_ = 0;
+  int size_ = 1;
+  std::string stage_ = "other";
+  std::map<std::string, Traffic> traffic_;
+};
+
+// ---- template implementation ----------------------------------------------------------
+template <class Resize, class Data>
+void Comm::exchange_grouped_bytes(const std::byte* records, std::size_t record_bytes,
+                                  std::span<const std::uint64_t> counts, std::size_t budget_bytes,
+                                  Resize&& resize, Data&& data) {
+  const auto p = static_cast<std::size_t>(size_);
+  if (counts.size() != p) throw Error("exchange: counts.size() != communicator size");
+  std::vector<std::uint64_t> recv_counts;
+  std::uint64_t per_dest = 0, rounds = 0;
+  exchange_round_plan(counts, record_bytes, budget_bytes, recv_counts, per_dest, rounds);
+
+  std::uint64_t total_recv = 0;
+  std::vector<std::uint64_t> send_base(p, 0), recv_base(p, 0);
+  for (std::size_t d = 0; d < p; ++d) {
+    recv_base[d] = total_recv;
+    total_recv += recv_counts[d];
+    if (d > 0) send_base[d] = send_base[d - 1] + counts[d - 1];
+  }
+  resize(total_recv);
+  std::vector<std::byte> sendbuf, recvbuf;
+  std::vector<int> sc(p), sd(p), rc(p), rd(p);
+  for (std::uint64_t round = 0; round < rounds; ++round) {
+    const std::uint64_t lo = round * per_dest;
+    int s_total = 0, r_total = 0;
+    for (std::size_t d = 0; d < p; ++d) {
+      const std::uint64_t s = counts[d] > lo ? std::min(per_dest, counts[d] - lo) : 0;
+      const std::uint64_t r = recv_counts[d] > lo ? std::min(per_dest, recv_counts[d] - lo) : 0;
+      sc[d] = static_cast<int>(s);
+      sd[d] = s_total;
+      s_total += sc[d];
+      rc[d] = static_cast<int>(r);
+      rd[d] = r_total;
+      r_total += rc[d];
+    }
+    sendbuf.resize(static_cast<std::size_t>(s_total) * record_bytes);
+    recvbuf.resize(static_cast<std::size_t>(r_total) * record_bytes);
+    for (std::size_t d = 0; d < p; ++d)
+      if (sc[d] > 0)
+        std::memcpy(sendbuf.data() + static_cast<std::size_t>(sd[d]) * record_bytes,
+                    records + (send_base[d] + lo) * record_bytes,
+                    static_cast<std::size_t>(sc[d]) * record_bytes);
+    alltoallv_records(sendbuf.data(), sc, sd, recvbuf.data(), rc, rd, record_bytes);
+    std::byte* out = data();
+    for (std::size_t d = 0; d < p; ++d)
+      if (rc[d] > 0)
+        std::memcpy(out + (recv_base[d] + lo) * record_bytes,
+                    recvbuf.data() + static_cast<std::size_t>(rd[d]) * record_bytes,
+                    static_cast<std::size_t>(rc[d]) * record_bytes);
+  }
+}
+
+}  // namespace ecom::par
+
+namespace ecom::par {
+// Collective. If any rank passes a non-empty `local_error`, every rank throws the same
+// ecom::Error (message of the lowest such rank, its exit code, marked collective), so a user
+// error found on one rank (e.g. a missing file) ends the job cleanly with one line.
+void agree(Comm& comm, const std::string& local_error, ExitCode code = ExitCode::input);
+}  // namespace ecom::par
