@@ -3,6 +3,8 @@
 // vshards [floor(r*V/P), floor((r+1)*V/P)). Pure arithmetic, no MPI.
 #include <cstdint>
 
+#include "ecom/core/uint128.hpp"
+
 namespace ecom::par {
 
 inline constexpr std::uint32_t kDefaultVShards = 4096;
@@ -16,7 +18,7 @@ class VShardMap {
 
   // vshard of a hash: floor(hash * V / 2^64), monotone in the hash.
   std::uint32_t vshard_of(std::uint64_t hash) const {
-    return static_cast<std::uint32_t>((static_cast<unsigned __int128>(hash) * v_) >> 64);
+    return static_cast<std::uint32_t>((static_cast<u128>(hash) * v_) >> 64);
   }
   int owner_of_vshard(std::uint32_t vshard) const;
   int owner_of(std::uint64_t hash) const { return owner_of_vshard(vshard_of(hash)); }

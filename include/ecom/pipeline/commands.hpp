@@ -1,0 +1,9 @@
+#pragma once
+// Each subcommand adds itself to the CLI11 app; main.cpp calls these and runs the chosen action.
+#include "ecom/pipeline/command.hpp"
+
+namespace ecom {
+// --- one line per subcommand (keep sorted by module) ---
+void add_pseudonymize_command(CLI::App& app, Action& action);  // src/privacy/command.cpp
+void add_synth_command(CLI::App& app, Action& action);         // src/synth/command.cpp
+}  // namespace ecom

@@ -1,0 +1,184 @@
+// par/ primitives under mpirun with 1..4 ranks.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+
+#include "ecom/core/error.hpp"
+#include "ecom/par/comm.hpp"
+#include "ecom/par/file.hpp"
+#include "ecom/par/random.hpp"
+#include "ecom/par/stats.hpp"
+#include "ecom/par/vshard.hpp"
+
+using namespace ecom;
+using namespace ecom::par;
+
+TEST(Comm, ReductionsScanGather) {
+  auto comm = Comm::world();
+  const int r = comm.rank(), p = comm.size();
+  EXPECT_EQ(comm.allreduce_sum<long long>(r + 1), static_cast<long long>(p) * (p + 1) / 2);
+  EXPECT_EQ(comm.allreduce_max(r), p - 1);
+  EXPECT_EQ(comm.allreduce_min(r), 0);
+  EXPECT_EQ(comm.exscan_sum<std::uint64_t>(static_cast<std::uint64_t>(r + 1)),
+            static_cast<std::uint64_t>(r) * (r + 1) / 2);
+  const auto all = comm.allgather(r * 10);
+  ASSERT_EQ(static_cast<int>(all.size()), p);
+  for (int i = 0; i < p; ++i) EXPECT_EQ(all[static_cast<std::size_t>(i)], i * 10);
+  // allgatherv with a rank that contributes nothing (rank 1).
+  std::vector<int> mine(r == 1 ? 0 : static_cast<std::size_t>(r + 1), r);
+  const auto cat = comm.allgatherv<int>(mine);
+  std::vector<int> expect;
+  for (int i = 0; i < p; ++i)
+    if (i != 1) expect.insert(expect.end(), static_cast<std::size_t>(i + 1), i);
+  EXPECT_EQ(cat, expect);
+  std::string s = r == 0 ? "hello" : "";
+  comm.bcast(s, 0);
+  EXPECT_EQ(s, "hello");
+  EXPECT_TRUE(comm.all_ok(true));
+  EXPECT_FALSE(comm.all_ok(r != p - 1));
+}
+
+TEST(Comm, AgreeRaisesTheSameErrorEverywhere) {
+  auto comm = Comm::world();
+  EXPECT_NO_THROW(agree(comm, ""));
+  const int bad = comm.size() - 1;
+  try {
+    agree(comm, comm.rank() == bad ? "missing file x.csv" : "", ExitCode::input);
+    FAIL() << "agree must throw on every rank";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "missing file x.csv");
+    EXPECT_TRUE(e.collective());
+    EXPECT_EQ(e.code(), ExitCode::input);
+  }
+}
+
+namespace {
+struct Rec {
+  std::uint64_t key;
+  std::uint32_t src;
+  std::uint32_t seq;
+};
+}  // namespace
+
+TEST(Comm, ChunkedAllToAllManyRoundsWithSilentRanks) {
+  auto comm = Comm::world();
+  const int r = comm.rank(), p = comm.size();
+  // Rank 0 sends nothing; the others send a varying number of records to hashed owners.
+  std::vector<Rec> recs;
+  const int n = r == 0 ? 0 : 500 + 137 * r;
+  for (int i = 0; i < n; ++i)
+    recs.push_back({random_bits(3, Purpose::test, static_cast<std::uint64_t>(r * 100000 + i), 0),
+                    static_cast<std::uint32_t>(r), static_cast<std::uint32_t>(i)});
+  VShardMap map(64, p);
+  // A budget of 256 bytes forces at most 256/(p*16) records per destination per round.
+  const auto got = comm.exchange<Rec>(recs, [&](const Rec& x) { return map.owner_of(x.key); }, 256);
+  // Independent check: every rank regenerates every rank's records and keeps its own.
+  std::vector<Rec> expect;
+  for (int s = 1; s < p; ++s)
+    for (int i = 0; i < 500 + 137 * s; ++i) {
+      Rec x{random_bits(3, Purpose::test, static_cast<std::uint64_t>(s * 100000 + i), 0),
+            static_cast<std::uint32_t>(s), static_cast<std::uint32_t>(i)};
+      if (map.owner_of(x.key) == r) expect.push_back(x);
+    }
+  ASSERT_EQ(got.size(), expect.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].key, expect[i].key);
+    EXPECT_EQ(got[i].src, expect[i].src);
+    EXPECT_EQ(got[i].seq, expect[i].seq);  // order: by source, then send order
+  }
+  EXPECT_GT(comm.traffic().at("other").sent + comm.traffic().at("other").received, 0u);
+}
+
+TEST(Comm, ExactSumIsBitIdenticalForAnyRankCount) {
+  auto comm = Comm::world();
+  // 10007 terms of mixed sign and magnitude, dealt to ranks round-robin: the sum must not
+  // depend on how many ranks there are. The reference is the serial exact sum.
+  const int n = 10007;
+  auto term = [](int i) {
+    const double u = uniform(11, Purpose::test, static_cast<std::uint64_t>(i), 0);
+    const double e = std::floor(uniform(11, Purpose::test, static_cast<std::uint64_t>(i), 1) * 80) - 40;
+    return (u < 0.5 ? -1 : 1) * std::ldexp(1.0 + u, static_cast<int>(e));
+  };
+  ExactVector local(2);
+  ExactAccumulator serial;
+  for (int i = 0; i < n; ++i) {
+    serial.add(term(i));
+    if (i % comm.size() == comm.rank()) {
+      local.add(0, term(i));
+      local.add(1, static_cast<double>(i));
+    }
+  }
+  const auto sums = comm.exact_sum(local);
+  EXPECT_EQ(sums[0], serial.value());
+  EXPECT_EQ(sums[1], static_cast<double>(n) * (n - 1) / 2);
+  // Plain doubles, one term per rank.
+  const std::vector<double> one = {1e16, static_cast<double>(comm.rank() + 1)};
+  const auto s2 = comm.exact_sum(std::span<const double>(one));
+  EXPECT_EQ(s2[0], 1e16 * comm.size());
+  EXPECT_EQ(s2[1], comm.size() * (comm.size() + 1) / 2.0);
+  // A hard-coded bit pattern known from np=1: the serial reference above already ties it.
+  std::uint64_t bits = 0;
+  std::memcpy(&bits, &sums[0], 8);
+  const auto all_bits = comm.allgather(bits);
+  for (auto b : all_bits) EXPECT_EQ(b, bits);
+}
+
+TEST(Comm, VShardOwnershipWhenRanksDoNotDivideShards) {
+  auto comm = Comm::world();
+  VShardMap map(10, comm.size());
+  // Every vshard owned by exactly one rank: count mine, sum over ranks.
+  long long mine = 0;
+  for (std::uint32_t v = 0; v < 10; ++v) mine += map.owner_of_vshard(v) == comm.rank();
+  EXPECT_EQ(mine, map.end_vshard(comm.rank()) - map.first_vshard(comm.rank()));
+  EXPECT_EQ(comm.allreduce_sum(mine), 10);
+}
+
+TEST(File, OrderedWriteConcatenatesInRankOrder) {
+  auto comm = Comm::world();
+  const auto dir = std::filesystem::temp_directory_path() / ("ecom_test_file_np" + std::to_string(comm.size()));
+  if (comm.rank() == 0) std::filesystem::create_directories(dir);
+  comm.barrier();
+  const std::string path = (dir / "out.csv").string();
+  std::string mine;
+  for (int i = 0; i < comm.rank() * 3; ++i) mine += "rank" + std::to_string(comm.rank()) + "," + std::to_string(i) + "\n";
+  write_ordered(comm, path, mine, "a,b\n");
+  if (comm.rank() == 0) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string expect = "a,b\n";
+    for (int r = 0; r < comm.size(); ++r)
+      for (int i = 0; i < r * 3; ++i) expect += "rank" + std::to_string(r) + "," + std::to_string(i) + "\n";
+    EXPECT_EQ(ss.str(), expect);
+    EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+    std::filesystem::remove_all(dir);
+  }
+  comm.barrier();
+}
+
+TEST(Stats, TimersAndTrafficReduce) {
+  auto comm = Comm::world();
+  Timers t;
+  { ScopedTimer s(t, "stage"); }
+  const auto stats = reduce_timers(comm, t);
+  ASSERT_EQ(stats.size(), 1u);
+  EXPECT_LE(stats[0].min, stats[0].max);
+  comm.set_stage("test-stage");
+  (void)comm.allreduce_sum(1);
+  comm.set_stage("other");
+  const auto traffic = reduce_traffic(comm);
+  bool found = false;
+  for (const auto& x : traffic)
+    if (x.stage == "test-stage") {
+      found = true;
+      EXPECT_EQ(x.sent_total, 4u * static_cast<std::uint64_t>(comm.size()));
+    }
+  EXPECT_TRUE(found);
+  EXPECT_GT(peak_rss_bytes(), 0u);
+}
