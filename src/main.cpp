@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   CLI::App app{"ecom: behavioural analytics of e-commerce click-streams (REES46 format) with MPI"};
   app.set_version_flag("--version", std::string(ECOM_VERSION) + " (" + ECOM_GIT_REVISION + ")");
   app.require_subcommand(1);
+  app.fallthrough();  // global options (--config, --log-level) also after the subcommand
   app.set_config("--config", "", "TOML configuration file (see configs/default.toml)");
   app.allow_config_extras(CLI::config_extras_mode::error);
   std::string log_level = "info";
