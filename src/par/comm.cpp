@@ -173,3 +173,9 @@ void agree(Comm& comm, const std::string& local_error, ExitCode code) {
 }
 
 }  // namespace ecom::par
+
+#include "ecom/core/signals.hpp"
+
+namespace ecom::par {
+bool stop_requested(Comm& comm) { return !comm.all_ok(!stop_signalled()); }
+}  // namespace ecom::par

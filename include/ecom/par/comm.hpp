@@ -301,3 +301,8 @@ namespace ecom::par {
 // error found on one rank (e.g. a missing file) ends the job cleanly with one line.
 void agree(Comm& comm, const std::string& local_error, ExitCode code = ExitCode::input);
 }  // namespace ecom::par
+
+namespace ecom::par {
+// Collective: true on every rank if any rank received SIGUSR1/SIGTERM (core/signals.hpp).
+bool stop_requested(Comm& comm);
+}  // namespace ecom::par
