@@ -11,12 +11,14 @@
 #include "ecom/core/context.hpp"
 #include "ecom/core/error.hpp"
 #include "ecom/core/log.hpp"
+#include "ecom/core/signals.hpp"
 #include "ecom/par/comm.hpp"
 #include "ecom/par/environment.hpp"
 #include "ecom/pipeline/commands.hpp"
 
 int main(int argc, char** argv) {
   ecom::par::Environment mpi(argc, argv);
+  ecom::install_stop_handlers();
   auto comm = ecom::par::Comm::world();
   const int rank = comm.rank();
 
