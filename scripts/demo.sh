@@ -15,5 +15,12 @@ umask 077
 [[ -f "$out/key" ]] || head -c 32 /dev/urandom > "$out/key"
 chmod 600 "$out/key"
 mpirun -np "$ranks" build/ecom synth --preset multi-category --events "$events" --seed 1 --out "$out/data"
+mpirun -np "$ranks" build/ecom run --input "$out/data/events/*.csv" --out "$out/run" \
+  --key-file "$out/key"
 echo
-echo "Synthetic events:  $out/data/events/   ground truth: $out/data/truth/"
+echo "Synthetic events:   $out/data/events/   (planted truth: $out/data/truth/)"
+echo "Event store:        $out/run/events.h5  (rejected rows: $out/run/events.quarantine.csv)"
+echo "Data profile:       $out/run/profile/*.csv"
+echo "Segments:           $out/run/customer_segments.csv, segment_profiles.csv, k_selection.csv"
+echo "Recommendations:    $out/run/recommendations.csv"
+echo "Everything (HDF5):  $out/run/ecom.h5   metrics and timings: $out/run/run.json"

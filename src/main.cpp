@@ -37,8 +37,11 @@ int main(int argc, char** argv) {
 
   ecom::Action action;
   // --- subcommands: one line each ---
+  ecom::add_profile_command(app, action);
+  ecom::add_ingest_command(app, action);
   ecom::add_pseudonymize_command(app, action);
   ecom::add_synth_command(app, action);
+  ecom::add_analysis_commands(app, action);
   // --- end of subcommands ---
 
   try {

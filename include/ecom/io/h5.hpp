@@ -125,6 +125,7 @@ class Dataset : public Id {
   H5T_class_t type_class() const;
   std::size_t type_size() const;
   std::string name() const;
+  class Attributes attrs() const;
 };
 
 class Group;
@@ -176,6 +177,8 @@ class Attributes {
   void get_raw(const std::string& name, hid_t type, void* data, std::size_t n, bool scalar) const;
   hid_t object_;
 };
+
+inline Attributes Dataset::attrs() const { return Attributes(get()); }
 
 // A group (a File's root is a Group too). Paths may be relative ("a/b") or absolute.
 class Group : public Id {

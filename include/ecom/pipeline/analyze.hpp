@@ -1,0 +1,49 @@
+#pragma once
+// `ecom analyze`: event store -> features -> transform -> PCA -> k selection -> k-means ->
+// profiles and names -> recommendations -> run directory (ecom.h5, warehouse CSVs, run.json).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ecom/core/types.hpp"
+#include "ecom/features/features.hpp"
+#include "ecom/ml/kmeans.hpp"
+#include "ecom/ml/recommend.hpp"
+#include "ecom/ml/selection.hpp"
+
+namespace CLI { class App; }
+namespace ecom { struct Context; }
+
+namespace ecom::pipeline {
+
+// Model options shared by `analyze` and `run` (top-level keys of the TOML config).
+struct ModelOptions {
+  std::uint64_t seed = 1;
+  features::FeatureConfig features;
+  std::vector<std::string> log1p = features::default_log1p_features();
+  double pca_variance = 0.9;  // components kept to this share of variance...
+  int pca_components = 0;     // ...unless > 0: exactly this many
+  int k = 0;                  // > 0: fixed number of segments; 0: chosen by the k rule
+  ml::SelectionOptions selection;
+  std::vector<std::string> naming_rules;  // empty: the defaults
+  bool recommend = true;
+  ml::RecommenderConfig recommender;
+};
+
+struct AnalyzeOptions {
+  std::string store;
+  std::string out;
+  std::string run_time;  // ISO 8601 UTC for updated_at; "" = now
+  ModelOptions model;
+};
+
+// Adds the model options to `app` (top level, so that analyze, run and score share them).
+void add_model_options(CLI::App& app, ModelOptions& model);
+
+// Collective. Runs the analysis on this rank's events (from the store when `events` is null).
+void run_analyze(Context& ctx, const AnalyzeOptions& opts);
+
+// Current time as ISO 8601 UTC, "YYYY-MM-DDTHH:MM:SSZ".
+std::string utc_now_iso();
+
+}  // namespace ecom::pipeline

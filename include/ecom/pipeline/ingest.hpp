@@ -1,0 +1,48 @@
+#pragma once
+// `ecom ingest`: raw REES46 CSV / CSV.GZ -> parse, validate (quarantine), clean, pseudonymise,
+// shuffle to the owners of the users' virtual shards, sort, remove exact duplicates -> one new
+// partition of the event store.
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ecom/io/csv.hpp"
+
+namespace ecom {
+struct Context;
+}
+
+namespace ecom::pipeline {
+
+struct IngestOptions {
+  std::vector<std::string> inputs;  // files or glob patterns
+  std::string store;                // event store (HDF5)
+  std::string key_file;             // secret pseudonymisation key
+  std::string quarantine;           // rejected rows; "" -> store path with .h5 -> .quarantine.csv
+  std::uint32_t vshards = 0;        // 0: the store's V, or par::kDefaultVShards for a new store
+  std::size_t shuffle_buffer_mb = 256;  // per-rank memory for the shuffle's buffers
+  std::size_t read_chunk_kb = 1024;     // read / inflate chunk
+  bool truncate_to_minute = false;      // privacy: event times truncated to the minute
+  std::string window_start, window_end;  // accepted event times [start, end); "" = unbounded
+};
+
+struct IngestResult {
+  std::size_t files_ingested = 0, files_skipped = 0;
+  std::uint64_t input_bytes = 0;  // bytes of the ingested files (compressed for .gz)
+  std::uint64_t text_bytes = 0;   // bytes of CSV text parsed (decompressed)
+  std::uint64_t rows_read = 0, rows_kept = 0, duplicates = 0;
+  std::array<std::uint64_t, io::kReasons> rejects{};
+  std::uint64_t rejected() const {
+    std::uint64_t n = 0;
+    for (auto r : rejects) n += r;
+    return n;
+  }
+  int partition = -1;  // the new partition, -1 when nothing was ingested
+};
+
+// Collective. Runs the ingest; timers under "ingest/..." in ctx.timers. Throws (collectively)
+// UserError for bad options, InputError for unusable input files.
+IngestResult run_ingest(Context& ctx, const IngestOptions& opts);
+
+}  // namespace ecom::pipeline

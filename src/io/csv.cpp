@@ -1,0 +1,258 @@
+#include "ecom/io/csv.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+namespace ecom::io {
+
+namespace {
+constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
+constexpr unsigned digit(char c) { return static_cast<unsigned>(c - '0'); }
+
+// Two digits at s[i], s[i+1] (both checked).
+inline bool two_digits(std::string_view s, std::size_t i, unsigned& v) {
+  if (!is_digit(s[i]) || !is_digit(s[i + 1])) return false;
+  v = digit(s[i]) * 10 + digit(s[i + 1]);
+  return true;
+}
+
+constexpr bool is_leap(std::int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+constexpr unsigned days_in_month(std::int64_t y, unsigned m) {
+  constexpr unsigned kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && is_leap(y) ? 29 : kDays[m - 1];
+}
+
+// "YYYY-MM-DD" at the start of s (s.size() >= 10) -> days since the epoch.
+std::optional<std::int64_t> parse_date(std::string_view s) {
+  if (s[4] != '-' || s[7] != '-') return std::nullopt;
+  unsigned y_hi = 0, y_lo = 0, m = 0, d = 0;
+  if (!two_digits(s, 0, y_hi) || !two_digits(s, 2, y_lo) || !two_digits(s, 5, m) ||
+      !two_digits(s, 8, d))
+    return std::nullopt;
+  const std::int64_t y = static_cast<std::int64_t>(y_hi) * 100 + y_lo;
+  if (m < 1 || m > 12 || d < 1 || d > days_in_month(y, m)) return std::nullopt;
+  return days_from_civil(y, m, d);
+}
+
+// "HH:MM:SS" at s[0..8) -> seconds of the day.
+std::optional<std::int64_t> parse_clock(std::string_view s) {
+  if (s[2] != ':' || s[5] != ':') return std::nullopt;
+  unsigned h = 0, mi = 0, se = 0;
+  if (!two_digits(s, 0, h) || !two_digits(s, 3, mi) || !two_digits(s, 6, se)) return std::nullopt;
+  if (h > 23 || mi > 59 || se > 59) return std::nullopt;
+  return static_cast<std::int64_t>(h) * 3600 + mi * 60 + se;
+}
+
+inline bool is_blank(char c) { return c == ' ' || c == '\t'; }
+}  // namespace
+
+std::optional<std::int64_t> parse_event_time(std::string_view s) {
+  // 2019-10-01 00:00:00 UTC
+  if (s.size() != 23 || s[10] != ' ' || s.substr(19) != " UTC") return std::nullopt;
+  const auto days = parse_date(s);
+  if (!days) return std::nullopt;
+  const auto secs = parse_clock(s.substr(11, 8));
+  if (!secs) return std::nullopt;
+  return *days * 86400 + *secs;
+}
+
+std::optional<std::int64_t> parse_time_option(std::string_view s) {
+  if (s.size() >= 4 && s.substr(s.size() - 4) == " UTC") s.remove_suffix(4);
+  if (s.size() == 10) {
+    const auto days = parse_date(s);
+    if (!days) return std::nullopt;
+    return *days * 86400;
+  }
+  if (s.size() != 19 || (s[10] != ' ' && s[10] != 'T')) return std::nullopt;
+  const auto days = parse_date(s);
+  const auto secs = parse_clock(s.substr(11, 8));
+  if (!days || !secs) return std::nullopt;
+  return *days * 86400 + *secs;
+}
+
+std::string format_time(std::int64_t t) {
+  // civil_from_days (Hinnant).
+  std::int64_t z = (t >= 0 ? t : t - 86399) / 86400;
+  const std::int64_t secs = t - z * 86400;
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  y += m <= 2;
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u %02lld:%02lld:%02lld", static_cast<long long>(y),
+                m, d, static_cast<long long>(secs / 3600), static_cast<long long>(secs / 60 % 60),
+                static_cast<long long>(secs % 60));
+  return buf;
+}
+
+std::optional<std::uint64_t> parse_u64(std::string_view s) {
+  if (s.empty() || s.size() > 20) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (!is_digit(c)) return std::nullopt;
+    const std::uint64_t d = digit(c);
+    if (v > (std::numeric_limits<std::uint64_t>::max() - d) / 10) return std::nullopt;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+std::optional<double> parse_price(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  double v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  if (!std::isfinite(v) || v < 0) return std::nullopt;
+  return v == 0 ? 0.0 : v;  // -0 -> +0
+}
+
+void clean_label(std::string_view s, std::string& out) {
+  std::size_t b = 0, e = s.size();
+  while (b < e && is_blank(s[b])) ++b;
+  while (e > b && is_blank(s[e - 1])) --e;
+  out.resize(e - b);
+  for (std::size_t i = b; i < e; ++i) {
+    const char c = s[i];
+    out[i - b] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+}
+
+int RowSplitter::split(std::string_view row) {
+  if (std::memchr(row.data(), '"', row.size()) != nullptr) return split_quoted(row);
+  int n = 0;
+  std::size_t start = 0;
+  while (true) {
+    const void* hit = std::memchr(row.data() + start, ',', row.size() - start);
+    const std::size_t end =
+        hit == nullptr ? row.size() : static_cast<std::size_t>(static_cast<const char*>(hit) - row.data());
+    if (n < kInputColumns) fields_[static_cast<std::size_t>(n)] = row.substr(start, end - start);
+    ++n;
+    if (hit == nullptr || n > kInputColumns) break;
+    start = end + 1;
+  }
+  return n;
+}
+
+int RowSplitter::split_quoted(std::string_view row) {
+  int n = 0;
+  std::size_t i = 0;
+  const std::size_t len = row.size();
+  while (true) {
+    std::string_view field;
+    if (i < len && row[i] == '"') {
+      // Quoted field: up to the closing quote; "" is an escaped quote.
+      std::size_t j = i + 1;
+      bool escaped = false;
+      while (true) {
+        if (j >= len) return -1;  // unterminated
+        if (row[j] == '"') {
+          if (j + 1 < len && row[j + 1] == '"') {
+            escaped = true;
+            j += 2;
+            continue;
+          }
+          break;
+        }
+        ++j;
+      }
+      // row[j] is the closing quote; a comma or the end must follow.
+      if (j + 1 < len && row[j + 1] != ',') return -1;
+      field = row.substr(i + 1, j - i - 1);
+      if (escaped && n < kInputColumns) {
+        std::string& buf = unescaped_[static_cast<std::size_t>(n)];
+        buf.clear();
+        for (std::size_t k = 0; k < field.size(); ++k) {
+          buf += field[k];
+          if (field[k] == '"') ++k;  // skip the second quote of a pair
+        }
+        field = buf;
+      }
+      i = j + 1;
+    } else {
+      const std::size_t comma = row.find(',', i);
+      const std::size_t end = comma == std::string_view::npos ? len : comma;
+      field = row.substr(i, end - i);
+      i = end;
+    }
+    if (n < kInputColumns) fields_[static_cast<std::size_t>(n)] = field;
+    ++n;
+    if (i >= len || n > kInputColumns) break;
+    ++i;  // past the comma
+    if (i == len) {  // a trailing comma: one more, empty field
+      if (n < kInputColumns) fields_[static_cast<std::size_t>(n)] = std::string_view();
+      ++n;
+      break;
+    }
+  }
+  return n;
+}
+
+std::optional<Reason> validate_fields(const std::array<std::string_view, kInputColumns>& f,
+                                      const TimeWindow& window, ParsedRow& out) {
+  const auto t = parse_event_time(f[0]);
+  if (!t || *t < 0 || *t > static_cast<std::int64_t>(std::numeric_limits<std::uint32_t>::max()))
+    return Reason::bad_time;
+  out.time = *t;
+  const auto type = parse_event_type(f[1]);
+  if (!type) return Reason::unknown_event_type;
+  out.type = *type;
+  const auto product = parse_u64(f[2]);
+  if (!product) return Reason::bad_product_id;
+  out.product = *product;
+  const auto category = parse_u64(f[3]);
+  if (!category) return Reason::bad_category_id;
+  out.category_id = *category;
+  const auto price = parse_price(f[6]);
+  if (!price) return Reason::bad_price;
+  out.price = *price;
+  if (!parse_u64(f[7])) return Reason::bad_user_id;
+  out.user_id = f[7];
+  std::string_view session = f[8];
+  bool blank = true;
+  for (char c : session)
+    if (!is_blank(c)) {
+      blank = false;
+      break;
+    }
+  if (blank) return Reason::bad_session;
+  out.user_session = session;
+  if (!window.contains(out.time)) return Reason::out_of_window;
+  out.category_code = f[4];
+  out.brand = f[5];
+  return std::nullopt;
+}
+
+std::optional<Reason> parse_row(std::string_view row, const TimeWindow& window, RowSplitter& split,
+                                ParsedRow& out) {
+  if (split.split(row) != kInputColumns) return Reason::field_count;
+  return validate_fields(split.fields(), window, out);
+}
+
+bool is_rees_header(std::string_view line) {
+  if (line.size() >= 3 && line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line == kReesHeader;
+}
+
+void append_csv_field(std::string& out, std::string_view value) {
+  if (value.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out += value;
+    return;
+  }
+  out += '"';
+  for (char c : value) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
+}  // namespace ecom::io

@@ -1,0 +1,405 @@
+#include "ecom/io/event_store.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdio>
+#include <filesystem>
+
+#include "ecom/io/h5.hpp"
+
+namespace ecom::io {
+
+bool event_less(const Event& a, const Event& b) {
+  if (a.user != b.user) return a.user < b.user;
+  if (a.time != b.time) return a.time < b.time;
+  if (a.type != b.type) return a.type < b.type;
+  if (a.product != b.product) return a.product < b.product;
+  if (a.session != b.session) return a.session < b.session;
+  return a.price < b.price;
+}
+
+std::string partition_group(int index) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "/partitions/%04d", index);
+  return buf;
+}
+
+namespace {
+
+std::string manifest_group(std::size_t index) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "/manifest/%06zu", index);
+  return buf;
+}
+
+// ---- manifest -------------------------------------------------------------------------
+
+void write_manifest_entry(const h5::Group& g, const FileManifest& m) {
+  const auto a = g.attrs();
+  a.set("name", m.name);
+  a.set("size", m.size);
+  a.set("sha256", m.sha256);
+  a.set("rows_read", m.rows_read);
+  a.set("rows_kept", m.rows_kept);
+  a.set("duplicates", m.duplicates);
+  std::vector<std::string> reasons;
+  std::vector<std::uint64_t> counts;
+  for (const auto& [reason, count] : m.rejects) {
+    reasons.push_back(reason);
+    counts.push_back(count);
+  }
+  a.set("reject_reasons", reasons);
+  a.set("reject_counts", counts);
+  a.set("missing", std::vector<std::uint64_t>(m.missing.begin(), m.missing.end()));
+  a.set("ingest_time", m.ingest_time);
+  a.set("partition", static_cast<std::int32_t>(m.partition));
+}
+
+FileManifest read_manifest_entry(const h5::Group& g) {
+  const auto a = g.attrs();
+  FileManifest m;
+  m.name = a.get_string("name");
+  m.size = a.get<std::uint64_t>("size");
+  m.sha256 = a.get_string("sha256");
+  m.rows_read = a.get<std::uint64_t>("rows_read");
+  m.rows_kept = a.get<std::uint64_t>("rows_kept");
+  m.duplicates = a.get<std::uint64_t>("duplicates");
+  const auto reasons = a.get_strings("reject_reasons");
+  const auto counts = a.get_vector<std::uint64_t>("reject_counts");
+  if (reasons.size() != counts.size()) throw InputError("store manifest: reject lists differ");
+  for (std::size_t i = 0; i < reasons.size(); ++i) m.rejects[reasons[i]] = counts[i];
+  const auto missing = a.get_vector<std::uint64_t>("missing");
+  if (missing.size() != m.missing.size()) throw InputError("store manifest: bad missing counts");
+  std::copy(missing.begin(), missing.end(), m.missing.begin());
+  m.ingest_time = a.get_string("ingest_time");
+  m.partition = a.get<std::int32_t>("partition");
+  return m;
+}
+
+// ---- string table ---------------------------------------------------------------------
+
+void write_strings(par::Comm& comm, const h5::Group& root, const StringTable& table) {
+  if (root.exists("strings")) root.remove("strings");
+  h5::Group g = root.create_group("strings");
+  std::vector<std::uint64_t> ids, offsets{0};
+  std::vector<std::uint8_t> bytes;
+  for (const auto& [id, s] : table) {
+    ids.push_back(id);
+    bytes.insert(bytes.end(), s.begin(), s.end());
+    offsets.push_back(bytes.size());
+  }
+  h5::write_replicated<std::uint64_t>(comm, g, "ids", ids);
+  h5::write_replicated<std::uint64_t>(comm, g, "offsets", offsets);
+  h5::write_replicated<std::uint8_t>(comm, g, "bytes", bytes);
+  g.attrs().set("count", static_cast<std::uint64_t>(table.size()));
+}
+
+StringTable read_strings(const h5::Group& root) {
+  StringTable table;
+  if (!root.exists("strings")) return table;
+  h5::Group g = root.open_group("strings");
+  const auto ids = h5::read_all<std::uint64_t>(g, "ids");
+  const auto offsets = h5::read_all<std::uint64_t>(g, "offsets");
+  const auto bytes = h5::read_all<std::uint8_t>(g, "bytes");
+  if (offsets.size() != ids.size() + 1 || offsets.back() != bytes.size())
+    throw InputError("store string table is inconsistent");
+  table.reserve(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    table.emplace_back(ids[i], std::string(bytes.begin() + static_cast<std::ptrdiff_t>(offsets[i]),
+                                           bytes.begin() + static_cast<std::ptrdiff_t>(offsets[i + 1])));
+  return table;
+}
+
+// Union of every rank's part and `existing`, sorted by id. Deterministic on every rank; an id
+// with two different strings (a 64-bit hash collision) is an error raised on every rank.
+StringTable merge_strings(par::Comm& comm, const StringTable& existing, const StringTable& local) {
+  std::vector<std::uint64_t> ids, lengths;
+  std::string bytes;
+  for (const auto& [id, s] : local) {
+    ids.push_back(id);
+    lengths.push_back(s.size());
+    bytes += s;
+  }
+  const auto all_ids = comm.allgatherv<std::uint64_t>(ids);
+  const auto all_lengths = comm.allgatherv<std::uint64_t>(lengths);
+  const auto all_bytes = comm.allgatherv<char>(std::span<const char>(bytes.data(), bytes.size()));
+  StringTable merged = existing;
+  std::size_t pos = 0;
+  for (std::size_t i = 0; i < all_ids.size(); ++i) {
+    merged.emplace_back(all_ids[i], std::string(all_bytes.data() + pos, all_lengths[i]));
+    pos += all_lengths[i];
+  }
+  std::sort(merged.begin(), merged.end());
+  merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
+  for (std::size_t i = 1; i < merged.size(); ++i)
+    if (merged[i].first == merged[i - 1].first) {
+      Error e("string table: id " + std::to_string(merged[i].first) +
+              " names two different strings (hash collision)");
+      e.set_collective(true);
+      throw e;
+    }
+  return merged;
+}
+
+// ---- event columns --------------------------------------------------------------------
+
+template <class T, class Get>
+void write_column(par::Comm& comm, const h5::Group& g, const char* name,
+                  std::span<const Event> events, Get get) {
+  std::vector<T> column(events.size());
+  for (std::size_t i = 0; i < events.size(); ++i) column[i] = get(events[i]);
+  h5::write_rows<T>(comm, g, name, column);
+}
+
+// Reads rows [first, first + out.size()) of column `name` into `scratch` (reused across
+// columns: one allocation instead of one per column) and stores them with `set`.
+template <class T, class Set>
+void read_column(par::Comm& comm, const h5::Group& g, const char* name, std::uint64_t first,
+                 std::span<Event> out, std::vector<std::byte>& scratch, Set set) {
+  h5::Dataset ds = g.open_dataset(name);
+  if (ds.cols() != 1) throw InputError("event store column " + std::string(name) + " is not 1-D");
+  if (scratch.size() < out.size() * sizeof(T)) scratch.resize(out.size() * sizeof(T));
+  auto* column = reinterpret_cast<T*>(scratch.data());  // byte storage: implicit objects
+  h5::detail::read_rows_bytes(&comm, ds, h5::native_type<T>(), sizeof(T), column, first,
+                              out.size(), h5::kMaxRoundBytes);
+  for (std::size_t i = 0; i < out.size(); ++i) set(out[i], column[i]);
+}
+
+}  // namespace
+
+// ---- EventStore -----------------------------------------------------------------------
+
+bool EventStore::exists(par::Comm& comm, const std::string& path) {
+  int ok = 0;
+  if (comm.rank() == 0 && h5::File::is_hdf5(path)) {
+    try {
+      auto f = h5::File::open_serial(path, false);
+      const auto a = f.root().attrs();
+      ok = a.has("format") && a.get_string("format") == kStoreFormat;
+      f.close();
+    } catch (const Hdf5Error&) {
+      ok = 0;
+    }
+  }
+  comm.bcast(ok, 0);
+  return ok != 0;
+}
+
+EventStore EventStore::open(par::Comm& comm, const std::string& path) {
+  std::string error;
+  if (comm.rank() == 0) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec))
+      error = "event store not found: " + path;
+    else if (!h5::File::is_hdf5(path))
+      error = "not an event store (not an HDF5 file): " + path;
+  }
+  par::agree(comm, error, ExitCode::input);
+  EventStore store;
+  store.path_ = path;
+  {
+    h5::File f = h5::File::open(comm, path, false);
+    const auto a = f.root().attrs();
+    if (!a.has("format") || a.get_string("format") != kStoreFormat)
+      error = "not an event store (no format attribute \"" + std::string(kStoreFormat) +
+              "\"): " + path;
+    else if (const int v = a.get<std::int32_t>("schema_version"); v != kStoreSchemaVersion)
+      error = "event store " + path + " has schema version " + std::to_string(v) +
+              "; this ecom reads version " + std::to_string(kStoreSchemaVersion);
+    if (error.empty()) {
+      store.vshards_ = a.get<std::uint32_t>("vshards");
+      store.partitions_ = a.get<std::int32_t>("partitions");
+      store.events_ = a.get<std::uint64_t>("events");
+      const h5::Group& root = f.root();
+      const auto files = root.exists("manifest")
+                             ? root.open_group("manifest").attrs().get<std::uint64_t>("files")
+                             : 0;
+      for (std::uint64_t i = 0; i < files; ++i)
+        store.manifest_.push_back(read_manifest_entry(root.open_group(manifest_group(i))));
+      store.strings_ = read_strings(root);
+    }
+    f.close();
+  }
+  // Every rank read the same file: the outcome is the same everywhere.
+  par::agree(comm, error, ExitCode::input);
+  return store;
+}
+
+bool EventStore::has_file(const std::string& sha256) const {
+  return std::any_of(manifest_.begin(), manifest_.end(),
+                     [&](const FileManifest& m) { return m.sha256 == sha256; });
+}
+
+std::string_view EventStore::string_of(std::uint64_t id) const {
+  auto it = std::lower_bound(strings_.begin(), strings_.end(), id,
+                             [](const auto& entry, std::uint64_t v) { return entry.first < v; });
+  if (it == strings_.end() || it->first != id) return {};
+  return it->second;
+}
+
+int EventStore::append_partition(par::Comm& comm, const std::string& path, std::uint32_t vshards,
+                                 std::span<const Event> local_events, const StringTable& strings,
+                                 const std::vector<FileManifest>& files) {
+  EventStore old;
+  const bool existed = exists(comm, path);
+  if (existed) {
+    old = open(comm, path);
+    if (old.vshards_ != vshards) {
+      Error e("event store " + path + " has " + std::to_string(old.vshards_) +
+                  " virtual shards, not " + std::to_string(vshards),
+              ExitCode::usage);
+      e.set_collective(true);
+      throw e;
+    }
+  }
+  const par::VShardMap map(vshards, comm.size());
+  const std::uint32_t first = map.first_vshard(comm.rank());
+  const std::uint32_t end = map.end_vshard(comm.rank());
+
+  // The caller's contract, checked: sorted, and every user in this rank's vshard range.
+  std::string error;
+  for (std::size_t i = 0; i < local_events.size() && error.empty(); ++i) {
+    const std::uint32_t v = map.vshard_of(local_events[i].user);
+    if (v < first || v >= end)
+      error = "append_partition: rank " + std::to_string(comm.rank()) + " holds an event of vshard " +
+              std::to_string(v) + " outside its range [" + std::to_string(first) + ", " +
+              std::to_string(end) + ")";
+    else if (i > 0 && event_less(local_events[i], local_events[i - 1]))
+      error = "append_partition: rank " + std::to_string(comm.rank()) +
+              " events not sorted at row " + std::to_string(i);
+    else if (static_cast<int>(local_events[i].type) >= kEventTypes)
+      error = "append_partition: bad event type at row " + std::to_string(i);
+  }
+  par::agree(comm, error, ExitCode::internal);
+
+  // vshard offsets: this rank's entries [first, end), plus the final total on the last rank.
+  const std::uint64_t base = comm.exscan_sum<std::uint64_t>(local_events.size());
+  const std::uint64_t total = comm.allreduce_sum<std::uint64_t>(local_events.size());
+  std::vector<std::uint64_t> offsets;
+  offsets.reserve(end - first + 1);
+  {
+    std::size_t i = 0;
+    for (std::uint32_t v = first; v < end; ++v) {
+      offsets.push_back(base + i);
+      while (i < local_events.size() && map.vshard_of(local_events[i].user) == v) ++i;
+    }
+    if (comm.rank() == comm.size() - 1) offsets.push_back(total);
+  }
+
+  const StringTable merged = merge_strings(comm, old.strings_, strings);
+  const int index = old.partitions_;
+  std::vector<FileManifest> manifest = old.manifest_;
+  for (FileManifest m : files) {
+    m.partition = index;
+    manifest.push_back(std::move(m));
+  }
+
+  h5::update_file(comm, path, [&](h5::File& f) {
+    const h5::Group& root = f.root();
+    const auto a = root.attrs();
+    if (!existed) {
+      a.set("format", std::string(kStoreFormat));
+      a.set("schema_version", static_cast<std::int32_t>(kStoreSchemaVersion));
+      a.set("vshards", vshards);
+    }
+    {
+      h5::Group part = root.create_group(partition_group(index));
+      part.attrs().set("events", total);
+      h5::Group ev = part.create_group("events");
+      write_column<std::uint64_t>(comm, ev, "user", local_events, [](const Event& e) { return e.user; });
+      write_column<std::uint32_t>(comm, ev, "time", local_events, [](const Event& e) { return e.time; });
+      write_column<std::uint8_t>(comm, ev, "event_type", local_events,
+                                 [](const Event& e) { return static_cast<std::uint8_t>(e.type); });
+      write_column<std::uint64_t>(comm, ev, "product_id", local_events, [](const Event& e) { return e.product; });
+      write_column<std::uint64_t>(comm, ev, "category_id", local_events, [](const Event& e) { return e.category_id; });
+      write_column<std::uint64_t>(comm, ev, "category", local_events, [](const Event& e) { return e.category; });
+      write_column<std::uint64_t>(comm, ev, "brand", local_events, [](const Event& e) { return e.brand; });
+      write_column<double>(comm, ev, "price", local_events, [](const Event& e) { return e.price; });
+      write_column<std::uint64_t>(comm, ev, "session", local_events, [](const Event& e) { return e.session; });
+      ev.attrs().set("event_types", std::vector<std::string>(kEventTypeNames.begin(), kEventTypeNames.end()));
+      ev.close();
+      h5::write_rows<std::uint64_t>(comm, part, "vshard_offsets", offsets);
+      part.close();
+    }
+    write_strings(comm, root, merged);
+    {
+      h5::Group mg = root.require_group("manifest");
+      for (std::size_t i = old.manifest_.size(); i < manifest.size(); ++i) {
+        h5::Group g = root.create_group(manifest_group(i));
+        write_manifest_entry(g, manifest[i]);
+        g.close();
+      }
+      mg.attrs().set("files", static_cast<std::uint64_t>(manifest.size()));
+      std::vector<std::string> columns(kInputColumnNames.begin(), kInputColumnNames.end());
+      mg.attrs().set("missing_columns", columns);
+      mg.close();
+    }
+    a.set("partitions", static_cast<std::int32_t>(index + 1));
+    a.set("events", old.events_ + total);
+    a.set("writer", std::string("ecom ") + ECOM_VERSION + " (" + ECOM_GIT_REVISION + ")");
+  });
+  return index;
+}
+
+std::vector<Event> EventStore::read_my_events(par::Comm& comm) const {
+  const par::VShardMap map(vshards_, comm.size());
+  return read_vshards(comm, map.first_vshard(comm.rank()), map.end_vshard(comm.rank()));
+}
+
+std::vector<Event> EventStore::read_vshards(par::Comm& comm, std::uint32_t first,
+                                            std::uint32_t end) const {
+  if (first > end || end > vshards_)
+    throw Error("read_vshards: bad range [" + std::to_string(first) + ", " + std::to_string(end) +
+                ") of " + std::to_string(vshards_) + " vshards");
+  std::vector<Event> events;
+  std::vector<std::byte> scratch;  // one column at a time
+  std::vector<std::size_t> bounds{0};  // partition p is events[bounds[p], bounds[p+1])
+  h5::File f = h5::File::open(comm, path_, false);
+  // Row ranges of every partition first, so the events are allocated once.
+  std::vector<std::uint64_t> row_lo(static_cast<std::size_t>(partitions_)), row_hi(row_lo.size());
+  std::uint64_t total = 0;
+  for (int p = 0; p < partitions_; ++p) {
+    h5::Dataset off = f.root().open_dataset(partition_group(p) + "/vshard_offsets");
+    if (off.rows() != std::uint64_t{vshards_} + 1)
+      throw InputError("event store " + path_ + ": partition " + std::to_string(p) +
+                       " has a vshard index of " + std::to_string(off.rows()) + " entries");
+    // An empty range still reads one entry (collective: every rank joins).
+    const auto o = h5::read_rows<std::uint64_t>(comm, off, first, end - first + 1);
+    if (o.back() < o.front()) throw InputError("event store " + path_ + ": bad vshard index");
+    row_lo[static_cast<std::size_t>(p)] = o.front();
+    row_hi[static_cast<std::size_t>(p)] = o.back();
+    total += o.back() - o.front();
+  }
+  events.resize(total);
+  for (int p = 0; p < partitions_; ++p) {
+    h5::Group part = f.root().open_group(partition_group(p));
+    const std::uint64_t lo = row_lo[static_cast<std::size_t>(p)], hi = row_hi[static_cast<std::size_t>(p)];
+    const std::size_t at = bounds.back();
+    std::span<Event> out(events.data() + at, hi - lo);
+    h5::Group g = part.open_group("events");
+    read_column<std::uint64_t>(comm, g, "user", lo, out, scratch, [](Event& e, std::uint64_t v) { e.user = v; });
+    read_column<std::uint32_t>(comm, g, "time", lo, out, scratch, [](Event& e, std::uint32_t v) { e.time = v; });
+    std::string bad;
+    read_column<std::uint8_t>(comm, g, "event_type", lo, out, scratch, [&bad](Event& e, std::uint8_t v) {
+      if (v >= kEventTypes) bad = "bad event type " + std::to_string(v);
+      e.type = static_cast<EventType>(v);
+    });
+    read_column<std::uint64_t>(comm, g, "product_id", lo, out, scratch, [](Event& e, std::uint64_t v) { e.product = v; });
+    read_column<std::uint64_t>(comm, g, "category_id", lo, out, scratch, [](Event& e, std::uint64_t v) { e.category_id = v; });
+    read_column<std::uint64_t>(comm, g, "category", lo, out, scratch, [](Event& e, std::uint64_t v) { e.category = v; });
+    read_column<std::uint64_t>(comm, g, "brand", lo, out, scratch, [](Event& e, std::uint64_t v) { e.brand = v; });
+    read_column<double>(comm, g, "price", lo, out, scratch, [](Event& e, double v) { e.price = v; });
+    read_column<std::uint64_t>(comm, g, "session", lo, out, scratch, [](Event& e, std::uint64_t v) { e.session = v; });
+    if (!bad.empty())
+      throw InputError("event store " + path_ + ", partition " + std::to_string(p) + ": " + bad);
+    bounds.push_back(at + (hi - lo));
+  }
+  f.close();
+  // Each partition's slice is sorted; merge them (stable: lower partition first on ties).
+  for (std::size_t p = 2; p < bounds.size(); ++p)
+    std::inplace_merge(events.begin(), events.begin() + static_cast<std::ptrdiff_t>(bounds[p - 1]),
+                       events.begin() + static_cast<std::ptrdiff_t>(bounds[p]), event_less);
+  return events;
+}
+
+}  // namespace ecom::io

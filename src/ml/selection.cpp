@@ -1,0 +1,374 @@
+#include "ecom/ml/selection.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <sstream>
+
+#include "ecom/core/error.hpp"
+#include "ecom/ml/metrics_cluster.hpp"
+#include "ecom/par/random.hpp"
+
+namespace ecom::ml {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::string fmt(double v) {
+  if (std::isnan(v)) return "nan";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", v);
+  return buf;
+}
+
+// Rows of `scores` (and ids) where mask is set.
+void subset(const RowMatrix& scores, std::span<const std::uint64_t> ids,
+            const std::vector<char>& mask, RowMatrix& out_scores, std::vector<std::uint64_t>& out_ids) {
+  std::size_t m = 0;
+  for (char c : mask) m += (c != 0);
+  out_scores.resize(static_cast<Eigen::Index>(m), scores.cols());
+  out_ids.resize(m);
+  std::size_t q = 0;
+  for (std::size_t i = 0; i < mask.size(); ++i) {
+    if (!mask[i]) continue;
+    out_scores.row(static_cast<Eigen::Index>(q)) = scores.row(static_cast<Eigen::Index>(i));
+    out_ids[q++] = ids[i];
+  }
+}
+
+double safe_log(double w) { return w > 0 ? std::log(w) : kNaN; }
+
+}  // namespace
+
+void gap_from_logs(double log_w, std::span<const double> ref_log_w, double& gap, double& gap_sd) {
+  gap = kNaN;
+  gap_sd = kNaN;
+  if (ref_log_w.empty() || std::isnan(log_w)) return;
+  double mean = 0;
+  for (double v : ref_log_w) {
+    if (std::isnan(v)) return;
+    mean += v;
+  }
+  const auto b = static_cast<double>(ref_log_w.size());
+  mean /= b;
+  double ss = 0;
+  for (double v : ref_log_w) ss += (v - mean) * (v - mean);
+  gap = mean - log_w;
+  gap_sd = std::sqrt(ss / b) * std::sqrt(1.0 + 1.0 / b);
+}
+
+int gap_one_se_k(std::span<const KScore> table) {
+  std::vector<const KScore*> rows;
+  for (const auto& r : table)
+    if (!std::isnan(r.gap) && !std::isnan(r.gap_sd)) rows.push_back(&r);
+  if (rows.empty()) return 0;
+  for (std::size_t i = 0; i + 1 < rows.size(); ++i)
+    if (rows[i]->gap >= rows[i + 1]->gap - rows[i + 1]->gap_sd) return rows[i]->k;
+  const KScore* best = rows[0];
+  for (const auto* r : rows)
+    if (r->gap > best->gap) best = r;
+  return best->k;
+}
+
+int elbow_k(std::span<const KScore> table) {
+  if (table.size() < 3) return 0;
+  const double k0 = table.front().k, k1 = table.back().k;
+  const double w0 = table.front().inertia, w1 = table.back().inertia;
+  if (!(w0 > w1)) return table.front().k;
+  int best = table.front().k;
+  double best_gap = -1;
+  for (const auto& r : table) {
+    const double x = (r.k - k0) / (k1 - k0);
+    const double y = (r.inertia - w1) / (w0 - w1);
+    const double below = (1.0 - x) - y;  // chord from (0,1) to (1,0) minus the curve
+    if (below > best_gap) {
+      best_gap = below;
+      best = r.k;
+    }
+  }
+  return best;
+}
+
+KChoice choose_k(std::span<const KScore> table, const KRule& rule) {
+  KChoice out;
+  if (table.empty()) throw Error("choose_k: empty table");
+  std::ostringstream why;
+  auto argmax = [&](auto value, const std::vector<const KScore*>& rows) -> const KScore* {
+    const KScore* best = nullptr;
+    for (const auto* r : rows) {
+      const double v = value(*r);
+      if (std::isnan(v)) continue;
+      if (best == nullptr || v > value(*best)) best = r;  // ties: the smaller k (seen first)
+    }
+    return best;
+  };
+  std::vector<const KScore*> all;
+  for (const auto& r : table) all.push_back(&r);
+  auto sil = [](const KScore& r) { return r.silhouette; };
+  auto ssil = [](const KScore& r) { return r.simplified_silhouette; };
+  auto stab = [](const KScore& r) { return r.stability_ari; };
+  // Stable candidates: ARI >= threshold; unknown stability counts as stable.
+  std::vector<const KScore*> stable;
+  for (const auto* r : all)
+    if (std::isnan(r->stability_ari) || r->stability_ari >= rule.min_stability) stable.push_back(r);
+  const bool none_stable = stable.empty();
+  if (none_stable) stable = all;
+  out.gap_k = gap_one_se_k(table);
+  // Silhouette of the sample, or the simplified one where the sample gave none.
+  bool use_simplified = argmax(sil, stable) == nullptr;
+  const KScore* best_sil = use_simplified ? argmax(ssil, stable) : argmax(sil, stable);
+  out.silhouette_k = best_sil != nullptr ? best_sil->k : 0;
+  const char* sil_name = use_simplified ? "simplified silhouette" : "silhouette";
+  auto sil_of = [&](const KScore& r) { return use_simplified ? r.simplified_silhouette : r.silhouette; };
+
+  const std::string& m = rule.method;
+  if (m == "gap") {
+    out.k = out.gap_k;
+    why << "gap statistic, Tibshirani's 1-SE rule";
+  } else if (m == "silhouette") {
+    const KScore* b = argmax(sil, all);
+    out.k = b ? b->k : 0;
+    why << "largest silhouette";
+  } else if (m == "simplified_silhouette") {
+    const KScore* b = argmax(ssil, all);
+    out.k = b ? b->k : 0;
+    why << "largest simplified silhouette";
+  } else if (m == "stability") {
+    const KScore* b = argmax(stab, all);
+    out.k = b ? b->k : 0;
+    why << "largest bootstrap ARI";
+  } else if (m == "elbow") {
+    out.k = elbow_k(table);
+    why << "elbow of the inertia curve";
+  } else if (m == "auto") {
+    const KScore* gap_row = nullptr;
+    for (const auto* r : stable)
+      if (r->k == out.gap_k) gap_row = r;
+    if (gap_row != nullptr &&
+        (best_sil == nullptr || std::isnan(sil_of(*gap_row)) ||
+         sil_of(*gap_row) >= sil_of(*best_sil) - rule.silhouette_tolerance)) {
+      out.k = gap_row->k;
+      why << "gap statistic 1-SE rule picks k=" << out.k << " (gap " << fmt(gap_row->gap)
+          << ", sd " << fmt(gap_row->gap_sd) << "), stable (ARI " << fmt(gap_row->stability_ari)
+          << ")";
+      if (best_sil != nullptr)
+        why << ", " << sil_name << " " << fmt(sil_of(*gap_row)) << " within "
+            << fmt(rule.silhouette_tolerance) << " of the best stable " << fmt(sil_of(*best_sil))
+            << " (k=" << best_sil->k << ")";
+    } else if (best_sil != nullptr) {
+      out.k = best_sil->k;
+      why << "best " << sil_name << " " << fmt(sil_of(*best_sil)) << " among stable k";
+      if (out.gap_k == 0)
+        why << " (no gap statistic)";
+      else if (gap_row == nullptr)
+        why << " (the gap's k=" << out.gap_k << " is not stable)";
+      else
+        why << " (the gap's k=" << out.gap_k << " has " << sil_name << " "
+            << fmt(sil_of(*gap_row)) << ")";
+    } else if (out.gap_k != 0) {
+      out.k = out.gap_k;
+      why << "gap statistic 1-SE rule (no silhouette available)";
+    } else {
+      out.k = elbow_k(table);
+      why << "elbow of the inertia curve (no silhouette or gap available)";
+    }
+    if (none_stable) why << "; no k reached stability " << fmt(rule.min_stability);
+  } else {
+    throw UserError("unknown k rule '" + m +
+                    "' (auto, gap, silhouette, simplified_silhouette, stability, elbow)");
+  }
+  if (out.k == 0) {  // the chosen criterion was unavailable: fall back to the smallest k
+    out.k = table.front().k;
+    why << " unavailable; smallest k of the range";
+  }
+  out.reason = why.str();
+  return out;
+}
+
+KSelection select_k(par::Comm& comm, const RowMatrix& scores,
+                    std::span<const std::uint64_t> user_ids, const SelectionOptions& options,
+                    std::uint64_t seed) {
+  const auto n = static_cast<std::size_t>(scores.rows());
+  const auto n_total = comm.allreduce_sum<std::uint64_t>(n);
+  if (n_total == 0) throw UserError("k selection: no users");
+  const int k_lo = std::max(1, options.k_min);
+  const int k_hi = static_cast<int>(std::min<std::uint64_t>(
+      static_cast<std::uint64_t>(std::max(options.k_max, k_lo)), n_total));
+  if (k_lo > k_hi) {
+    std::ostringstream os;
+    os << "k selection: k_min = " << options.k_min << " but only " << n_total << " users";
+    throw UserError(os.str());
+  }
+  auto say = [&](const std::string& s) {
+    if (options.progress) options.progress(s);
+  };
+  const long long dl = comm.allreduce_max<long long>(n > 0 ? scores.cols() : 0);
+  const auto d = static_cast<Eigen::Index>(dl);
+  std::vector<int> ks;
+  for (int k = k_lo; k <= k_hi; ++k) ks.push_back(k);
+  const std::size_t nk = ks.size();
+
+  KSelection sel;
+  std::vector<KMeansResult> models(nk);
+  sel.table.resize(nk);
+  for (std::size_t q = 0; q < nk; ++q) {
+    KMeansOptions o = options.kmeans;
+    o.k = ks[q];
+    models[q] = kmeans(comm, scores, user_ids, o, seed);
+    KScore& row = sel.table[q];
+    row.k = ks[q];
+    row.inertia = models[q].inertia;
+    row.iterations = models[q].iterations;
+    if (options.silhouette_sample > 0) {
+      const auto s = sample_silhouette(comm, scores, user_ids, models[q].labels, ks[q],
+                                       options.silhouette_sample, seed);
+      row.silhouette = s.value;
+      row.silhouette_sample = s.sample_size;
+    } else {
+      row.silhouette = kNaN;
+    }
+    row.simplified_silhouette =
+        simplified_silhouette(comm, scores, models[q].labels, models[q].centroids);
+    row.gap = row.gap_sd = row.stability_ari = row.stability_pairs = kNaN;
+    std::ostringstream os;
+    os << "k-selection: k=" << ks[q] << " inertia " << fmt(row.inertia) << ", silhouette "
+       << fmt(row.silhouette) << ", simplified " << fmt(row.simplified_silhouette) << " ("
+       << row.iterations << " iterations)";
+    say(os.str());
+  }
+
+  // Gap statistic: B reference sets uniform in the bounding box of the scores. For PCA scores
+  // the coordinate axes are the principal axes, so this is Tibshirani's PCA-aligned box.
+  const int B = options.gap_references;
+  if (B > 0 && d > 0) {
+    std::vector<double> lo(static_cast<std::size_t>(d), std::numeric_limits<double>::infinity());
+    std::vector<double> hi(static_cast<std::size_t>(d), -std::numeric_limits<double>::infinity());
+    for (std::size_t i = 0; i < n; ++i)
+      for (Eigen::Index j = 0; j < d; ++j) {
+        const double v = scores(static_cast<Eigen::Index>(i), j);
+        lo[static_cast<std::size_t>(j)] = std::min(lo[static_cast<std::size_t>(j)], v);
+        hi[static_cast<std::size_t>(j)] = std::max(hi[static_cast<std::size_t>(j)], v);
+      }
+    comm.allreduce_min<double>(lo);
+    comm.allreduce_max<double>(hi);
+    std::vector<std::vector<double>> ref_logs(nk);
+    RowMatrix ref(static_cast<Eigen::Index>(n), d);
+    for (int b = 0; b < B; ++b) {
+      for (std::size_t i = 0; i < n; ++i)
+        for (Eigen::Index j = 0; j < d; ++j) {
+          const auto ju = static_cast<std::size_t>(j);
+          const double u = par::uniform(seed, par::Purpose::gap_reference, user_ids[i],
+                                        static_cast<std::uint32_t>(b * d + j));
+          ref(static_cast<Eigen::Index>(i), j) = lo[ju] + (hi[ju] - lo[ju]) * u;
+        }
+      const std::uint64_t ref_seed =
+          derive_seed(seed, static_cast<std::uint32_t>(par::Purpose::gap_reference),
+                      static_cast<std::uint64_t>(b));
+      for (std::size_t q = 0; q < nk; ++q) {
+        KMeansOptions o = options.kmeans;
+        o.k = ks[q];
+        o.n_init = 1;
+        o.canonical_order = false;
+        ref_logs[q].push_back(safe_log(kmeans(comm, ref, user_ids, o, ref_seed).inertia));
+      }
+      say("k-selection: gap reference " + std::to_string(b + 1) + "/" + std::to_string(B));
+    }
+    for (std::size_t q = 0; q < nk; ++q)
+      gap_from_logs(safe_log(sel.table[q].inertia), ref_logs[q], sel.table[q].gap,
+                    sel.table[q].gap_sd);
+  }
+
+  // Bootstrap stability: keyed subsamples, clustered independently, compared pairwise on the
+  // users they share (labels of a user under clustering b = its nearest centroid of b).
+  const int R = options.stability_resamples;
+  if (R >= 2) {
+    std::vector<std::vector<char>> masks(static_cast<std::size_t>(R), std::vector<char>(n));
+    std::vector<std::uint64_t> sub_total(static_cast<std::size_t>(R));
+    for (int b = 0; b < R; ++b) {
+      std::uint64_t m = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        const bool in = par::uniform(seed, par::Purpose::bootstrap, user_ids[i],
+                                     static_cast<std::uint32_t>(b)) < options.stability_fraction;
+        masks[static_cast<std::size_t>(b)][i] = in ? 1 : 0;
+        m += in;
+      }
+      sub_total[static_cast<std::size_t>(b)] = comm.allreduce_sum<std::uint64_t>(m);
+    }
+    std::vector<std::vector<RowMatrix>> centroids(nk, std::vector<RowMatrix>(static_cast<std::size_t>(R)));
+    RowMatrix sub;
+    std::vector<std::uint64_t> sub_ids;
+    for (int b = 0; b < R; ++b) {
+      const auto bu = static_cast<std::size_t>(b);
+      subset(scores, user_ids, masks[bu], sub, sub_ids);
+      const std::uint64_t boot_seed = derive_seed(
+          seed, static_cast<std::uint32_t>(par::Purpose::bootstrap), static_cast<std::uint64_t>(b));
+      for (std::size_t q = 0; q < nk; ++q) {
+        if (sub_total[bu] < static_cast<std::uint64_t>(ks[q])) continue;
+        KMeansOptions o = options.kmeans;
+        o.k = ks[q];
+        o.n_init = 1;
+        o.canonical_order = false;
+        centroids[q][bu] = kmeans(comm, sub, sub_ids, o, boot_seed).centroids;
+      }
+      say("k-selection: bootstrap " + std::to_string(b + 1) + "/" + std::to_string(R));
+    }
+    std::vector<std::vector<std::int32_t>> labels(static_cast<std::size_t>(R));
+    std::vector<double> unused(n);
+    std::vector<char> both(n);
+    for (std::size_t q = 0; q < nk; ++q) {
+      bool complete = true;
+      for (int b = 0; b < R; ++b) {
+        const auto bu = static_cast<std::size_t>(b);
+        if (centroids[q][bu].rows() == 0) {
+          complete = false;
+          continue;
+        }
+        labels[bu].resize(n);
+        nearest_centroids(scores, 0, n, centroids[q][bu], options.kmeans.block_rows,
+                          labels[bu].data(), unused.data());
+      }
+      if (!complete) continue;
+      double ari = 0, agree = 0;
+      int pairs = 0;
+      for (int a = 0; a < R; ++a)
+        for (int b = a + 1; b < R; ++b) {
+          const auto au = static_cast<std::size_t>(a), bu = static_cast<std::size_t>(b);
+          for (std::size_t i = 0; i < n; ++i) both[i] = masks[au][i] && masks[bu][i];
+          const Contingency t = contingency(comm, labels[au], labels[bu], ks[q], ks[q], both);
+          ari += adjusted_rand_index(t);
+          agree += pair_agreement(t);
+          ++pairs;
+        }
+      sel.table[q].stability_ari = ari / pairs;
+      sel.table[q].stability_pairs = agree / pairs;
+    }
+  }
+  sel.choice = choose_k(sel.table, options.rule);
+  for (std::size_t q = 0; q < nk; ++q)
+    if (ks[q] == sel.choice.k) sel.model = std::move(models[q]);
+  return sel;
+}
+
+std::string k_selection_csv(std::span<const KScore> table) {
+  std::string out = "k,inertia,silhouette,simplified_silhouette,gap,gap_sd,stability_ari,stability_pairs\n";
+  auto num = [](double v) -> std::string {
+    if (std::isnan(v)) return "";
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.10g", v);
+    return buf;
+  };
+  for (const auto& r : table) {
+    out += std::to_string(r.k);
+    for (double v : {r.inertia, r.silhouette, r.simplified_silhouette, r.gap, r.gap_sd,
+                     r.stability_ari, r.stability_pairs}) {
+      out += ',';
+      out += num(v);
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace ecom::ml

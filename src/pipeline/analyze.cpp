@@ -1,0 +1,576 @@
+// `ecom analyze`: the analysis stages and their outputs (ARCHITECTURE.md §5).
+#include "ecom/pipeline/analyze.hpp"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+
+#include "ecom/core/context.hpp"
+#include "ecom/core/error.hpp"
+#include "ecom/core/signals.hpp"
+#include "ecom/io/event_store.hpp"
+#include "ecom/io/h5.hpp"
+#include "ecom/ml/pca.hpp"
+#include "ecom/ml/segments.hpp"
+#include "ecom/ml/transform.hpp"
+#include "ecom/par/comm.hpp"
+#include "ecom/par/file.hpp"
+#include "ecom/par/stats.hpp"
+#include "ecom/pipeline/commands.hpp"
+#include "ecom/privacy/pseudonym.hpp"
+
+namespace ecom::pipeline {
+
+namespace h5 = io::h5;
+
+std::string utc_now_iso() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+namespace {
+
+std::string fmt(const char* format, double v) {
+  if (!std::isfinite(v)) return "";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+std::string csv_quote(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string json_number(double v) { return std::isfinite(v) ? fmt("%.10g", v) : "null"; }
+
+// Checks an ISO 8601 UTC time "YYYY-MM-DDTHH:MM:SSZ".
+bool valid_run_time(const std::string& s) {
+  if (s.size() != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+      s[16] != ':' || s[19] != 'Z')
+    return false;
+  for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18})
+    if (s[i] < '0' || s[i] > '9') return false;
+  return true;
+}
+
+std::string ranking_json(const ml::RankingMetrics& m) {
+  std::ostringstream os;
+  os << "{\"precision_at_10\": " << json_number(m.precision_at_10)
+     << ", \"recall_at_10\": " << json_number(m.recall_at_10)
+     << ", \"map_at_10\": " << json_number(m.map_at_10)
+     << ", \"ndcg_at_10\": " << json_number(m.ndcg_at_10) << ", \"auc\": " << json_number(m.auc)
+     << ", \"coverage\": " << json_number(m.coverage) << ", \"k\": " << m.k
+     << ", \"users\": " << m.users << "}";
+  return os.str();
+}
+
+// Writes `text` (held by rank 0) as a small CSV file, atomically, with MPI-IO.
+void write_small(par::Comm& comm, const std::string& path, const std::string& text) {
+  par::write_ordered(comm, path, comm.rank() == 0 ? std::string_view(text) : std::string_view());
+}
+
+void check_stop(Context& ctx, const std::string& step) {
+  if (par::stop_requested(ctx.comm)) {
+    Interrupted e("stopped by a signal after step '" + step + "'");
+    e.set_collective(true);
+    throw e;
+  }
+}
+
+}  // namespace
+
+void add_model_options(CLI::App& app, ModelOptions& m) {
+  const std::string g = "Model (analyze, run)";
+  app.add_option("--seed", m.seed, "Seed of every random decision (counter-based)")
+      ->capture_default_str()->group(g);
+  app.add_option("--night-start-hour", m.features.night_start_hour, "Night starts at this hour (UTC + offset)")
+      ->capture_default_str()->group(g);
+  app.add_option("--night-end-hour", m.features.night_end_hour, "Night ends at this hour")
+      ->capture_default_str()->group(g);
+  app.add_option("--utc-offset-minutes", m.features.utc_offset_minutes,
+                 "Local time offset for night and weekend shares")
+      ->capture_default_str()->group(g);
+  app.add_option("--log1p", m.log1p, "Features transformed by log1p before standardising")
+      ->capture_default_str()->group(g);
+  app.add_option("--pca-variance", m.pca_variance, "PCA keeps components up to this share of variance")
+      ->capture_default_str()->group(g);
+  app.add_option("--pca-components", m.pca_components, "If > 0, PCA keeps exactly this many components")
+      ->capture_default_str()->group(g);
+  app.add_option("--k", m.k, "Number of segments; 0 = chosen by the k rule over [k-min, k-max]")
+      ->capture_default_str()->group(g);
+  auto& s = m.selection;
+  app.add_option("--k-min", s.k_min, "Smallest k tried")->capture_default_str()->group(g);
+  app.add_option("--k-max", s.k_max, "Largest k tried")->capture_default_str()->group(g);
+  app.add_option("--k-rule", s.rule.method, "Rule that picks k (see docs/SEGMENTS.md)")
+      ->capture_default_str()->group(g);
+  app.add_option("--min-stability", s.rule.min_stability, "Bootstrap ARI a k needs to count as stable")
+      ->capture_default_str()->group(g);
+  app.add_option("--silhouette-tolerance", s.rule.silhouette_tolerance,
+                 "Slack on the silhouette for the gap statistic's k")
+      ->capture_default_str()->group(g);
+  app.add_option("--silhouette-sample", s.silhouette_sample, "Expected users in the exact-silhouette sample")
+      ->capture_default_str()->group(g);
+  app.add_option("--gap-references", s.gap_references, "Reference data sets of the gap statistic (B)")
+      ->capture_default_str()->group(g);
+  app.add_option("--stability-resamples", s.stability_resamples, "Bootstrap subsamples for stability")
+      ->capture_default_str()->group(g);
+  app.add_option("--stability-fraction", s.stability_fraction, "Share of users in each subsample")
+      ->capture_default_str()->group(g);
+  app.add_option("--kmeans-max-iter", s.kmeans.max_iter, "Lloyd iterations at most")
+      ->capture_default_str()->group(g);
+  app.add_option("--kmeans-tol", s.kmeans.tol, "Stop when no centroid moves more than this")
+      ->capture_default_str()->group(g);
+  app.add_option("--kmeans-init-rounds", s.kmeans.init_rounds, "k-means|| rounds")
+      ->capture_default_str()->group(g);
+  app.add_option("--kmeans-oversampling", s.kmeans.oversampling, "k-means|| candidates per round, times k")
+      ->capture_default_str()->group(g);
+  app.add_option("--kmeans-n-init", s.kmeans.n_init, "Initialisations; the lowest inertia is kept")
+      ->capture_default_str()->group(g);
+  app.add_option("--segment-rule", m.naming_rules,
+                 "Ordered naming rules 'name: quantity op value [and ...]' (empty: the defaults)")
+      ->group(g);
+  app.add_flag("--recommend,!--no-recommend", m.recommend, "Train ALS and write recommendations")
+      ->capture_default_str()->group(g);
+  auto& r = m.recommender;
+  app.add_option("--weight-view", r.weights.view, "Interaction weight of a view")->capture_default_str()->group(g);
+  app.add_option("--weight-cart", r.weights.cart, "Interaction weight of a cart")->capture_default_str()->group(g);
+  app.add_option("--weight-remove", r.weights.remove_from_cart, "Interaction weight of a remove_from_cart")
+      ->capture_default_str()->group(g);
+  app.add_option("--weight-purchase", r.weights.purchase, "Interaction weight of a purchase")
+      ->capture_default_str()->group(g);
+  app.add_option("--weight-cap", r.weights.cap, "Cap on the summed weights of a (user, product)")
+      ->capture_default_str()->group(g);
+  app.add_option("--als-factors", r.als.factors, "ALS latent factors")->capture_default_str()->group(g);
+  app.add_option("--als-regularization", r.als.regularization, "ALS lambda")->capture_default_str()->group(g);
+  app.add_option("--als-alpha", r.als.alpha, "Confidence c = 1 + alpha * r")->capture_default_str()->group(g);
+  app.add_option("--als-iterations", r.als.iterations, "ALS sweeps")->capture_default_str()->group(g);
+  app.add_option("--als-cg-steps", r.als.cg_steps, "Conjugate-gradient steps per solve")
+      ->capture_default_str()->group(g);
+  app.add_flag("--als-cholesky", r.als.cholesky, "Exact Cholesky solves instead of CG")
+      ->capture_default_str()->group(g);
+  app.add_option_function<std::string>(
+         "--als-precision", [&r](const std::string& v) { r.als.precision = ml::parse_factor_precision(v); },
+         "Factor precision: double (default, reproducible) or float")
+      ->group(g);
+  app.add_option("--holdout-fraction", r.holdout.test_fraction, "Keyed share of interactions held out")
+      ->capture_default_str()->group(g);
+  app.add_option("--holdout-days", r.holdout.test_days, "If > 0, hold out the last days instead")
+      ->capture_default_str()->group(g);
+  app.add_flag("--evaluate,!--no-evaluate", r.evaluate, "Evaluate ALS and popularity on the holdout")
+      ->capture_default_str()->group(g);
+  app.add_option("--top-n", r.recommend.top_n, "Recommendations per user")->capture_default_str()->group(g);
+  app.add_option_function<std::string>(
+         "--exclude", [&r](const std::string& v) { r.recommend.exclude = ml::parse_exclusion(v); },
+         "Products never recommended to a user: none, purchased (default) or interacted")
+      ->group(g);
+}
+
+void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
+  auto& comm = ctx.comm;
+  const auto& log = ctx.log;
+  const auto& m = opts.model;
+  ScopedTimer total(ctx.timers, "analyze");
+
+  std::string run_time = opts.run_time.empty() ? utc_now_iso() : opts.run_time;
+  comm.bcast(run_time, 0);
+  {
+    std::string error;
+    if (!valid_run_time(run_time)) error = "--run-time '" + run_time + "' is not YYYY-MM-DDTHH:MM:SSZ";
+    if (comm.rank() == 0 && error.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(opts.out, ec);
+      if (ec) error = "cannot create output directory " + opts.out + ": " + ec.message();
+    }
+    par::agree(comm, error, ExitCode::usage);
+  }
+
+  // ---- events ---------------------------------------------------------------------------
+  comm.set_stage("analyze/read");
+  std::vector<Event> events;
+  std::vector<io::FileManifest> manifest;
+  std::uint32_t vshards = 0;
+  {
+    ScopedTimer t(ctx.timers, "read");
+    auto store = io::EventStore::open(comm, opts.store);
+    events = store.read_my_events(comm);
+    manifest = store.manifest();
+    vshards = store.vshards();
+  }
+  const std::uint64_t n_events = comm.allreduce_sum<std::uint64_t>(events.size());
+  log.info("analyze: ", human_count(static_cast<double>(n_events)), " events from ", opts.store);
+  if (n_events == 0) par::agree(comm, "the event store " + opts.store + " holds no events", ExitCode::input);
+
+  // ---- features -------------------------------------------------------------------------
+  comm.set_stage("analyze/features");
+  features::FeatureContext fctx;
+  fctx.config = m.features;
+  features::validate(fctx.config);
+  features::FeatureTable table;
+  {
+    ScopedTimer t(ctx.timers, "features");
+    auto [lo, hi] = features::local_time_range(events);
+    fctx.window_start = comm.allreduce_min(lo);
+    fctx.window_end = comm.allreduce_max(hi);
+    table = features::compute_features(events, fctx);
+  }
+  const std::uint64_t n_users = comm.allreduce_sum<std::uint64_t>(table.rows());
+  const auto names = features::feature_names();
+  const auto d = static_cast<Eigen::Index>(features::kFeatureCount);
+  ml::RowMatrix raw(static_cast<Eigen::Index>(table.rows()), d);
+  std::copy(table.values.begin(), table.values.end(), raw.data());
+  log.info("features: ", n_users, " users x ", d, " features; window ",
+           fixed(fctx.window_days(), 2), " days");
+  check_stop(ctx, "features");
+
+  // ---- transform and PCA ----------------------------------------------------------------
+  comm.set_stage("analyze/pca");
+  ml::Scaler scaler;
+  ml::RowMatrix transformed;
+  ml::Pca pca;
+  ml::RowMatrix scores;
+  {
+    ScopedTimer t(ctx.timers, "transform+pca");
+    scaler = ml::fit_scaler(comm, raw, names, m.log1p);
+    transformed = scaler.transform(raw);
+    ml::PcaOptions po;
+    po.variance_target = m.pca_variance;
+    po.components = m.pca_components;
+    pca = ml::fit_pca(comm, transformed, po);
+    scores = pca.project(transformed);
+  }
+  {
+    double explained = 0;
+    for (int c = 0; c < pca.kept(); ++c) explained += pca.explained_ratio[c];
+    log.info("pca: ", pca.kept(), " of ", pca.dims(), " components, ", fixed(100 * explained, 1),
+             "% of variance");
+  }
+  check_stop(ctx, "pca");
+
+  // ---- segments -------------------------------------------------------------------------
+  comm.set_stage("analyze/kmeans");
+  ml::SelectionOptions sel = m.selection;
+  if (m.k > 0) sel.k_min = sel.k_max = m.k;
+  if (n_users < static_cast<std::uint64_t>(std::max(1, sel.k_min)))
+    par::agree(comm, "only " + std::to_string(n_users) + " users: fewer than k = " +
+                         std::to_string(sel.k_min), ExitCode::input);
+  sel.k_max = static_cast<int>(std::min<std::uint64_t>(static_cast<std::uint64_t>(sel.k_max), n_users));
+  sel.progress = [&log](const std::string& line) { log.info(line); };
+  ml::KSelection selection;
+  {
+    ScopedTimer t(ctx.timers, "segments");
+    selection = ml::select_k(comm, scores, table.users, sel, m.seed);
+  }
+  const auto& km = selection.model;
+  const int k = selection.choice.k;
+  log.info("k = ", k, ": ", selection.choice.reason);
+  auto profiles = ml::profile_segments(comm, raw, names, km.labels, k);
+  {
+    const auto rule_texts = m.naming_rules.empty() ? ml::default_naming_rules() : m.naming_rules;
+    ml::apply_names(profiles, ml::parse_naming_rules(rule_texts));
+  }
+  const auto confidence = ml::segment_confidence(
+      scores, km.centroids, km.labels, ml::pooled_variance(km.inertia, km.n_total, scores.cols()));
+  for (const auto& s : profiles.segments)
+    log.info("segment ", s.segment, " '", s.name, "': ", s.users, " users (",
+             fixed(100 * s.share, 1), "%), revenue share ", fixed(100 * s.revenue_share, 1), "%");
+  check_stop(ctx, "segments");
+
+  // ---- recommendations ------------------------------------------------------------------
+  ml::RecommenderResult recs;
+  if (m.recommend) {
+    comm.set_stage("analyze/als");
+    ScopedTimer t(ctx.timers, "recommend");
+    ml::RecommenderConfig rc = m.recommender;
+    rc.als.vshards = vshards;
+    rc.als.seed = m.seed;
+    rc.holdout.seed = m.seed;
+    recs = ml::run_recommender(comm, events, rc, &log);
+    if (rc.evaluate) {
+      const auto& e = recs.evaluation;
+      log.info("holdout (", e.test_pairs, " pairs): precision@10 ALS ", fixed(e.als.precision_at_10, 4),
+               " vs popularity ", fixed(e.popularity.precision_at_10, 4), "; NDCG@10 ",
+               fixed(e.als.ndcg_at_10, 4), " vs ", fixed(e.popularity.ndcg_at_10, 4));
+    }
+  }
+  check_stop(ctx, "recommend");
+
+  // ---- outputs --------------------------------------------------------------------------
+  comm.set_stage("analyze/write");
+  std::optional<ScopedTimer> tw;
+  tw.emplace(ctx.timers, "write");
+  const std::string dir = opts.out;
+  {
+    // customer_segments.csv, rows in pseudonym order (ranks hold contiguous ascending ranges).
+    std::string text;
+    text.reserve(table.rows() * 64);
+    for (std::size_t i = 0; i < table.rows(); ++i) {
+      const auto label = km.labels[i];
+      text += privacy::to_hex(table.users[i]);
+      text += ',';
+      text += std::to_string(label);
+      text += ',';
+      text += csv_quote(profiles.segments[static_cast<std::size_t>(label)].name);
+      text += ',';
+      text += fmt("%.6f", confidence[i]);
+      text += ',';
+      text += run_time;
+      text += '\n';
+    }
+    par::write_ordered(comm, dir + "/customer_segments.csv", text,
+                       "user_id,segment_id,segment_name,segment_confidence,updated_at\n");
+  }
+  write_small(comm, dir + "/segment_profiles.csv", ml::segment_profiles_csv(profiles));
+  write_small(comm, dir + "/k_selection.csv", ml::k_selection_csv(selection.table));
+  if (m.recommend) {
+    std::string text;
+    text.reserve(recs.recommendations.size() * 48);
+    for (const auto& r : recs.recommendations) {
+      text += privacy::to_hex(r.user);
+      text += ',';
+      text += std::to_string(r.rank);
+      text += ',';
+      text += std::to_string(r.product);
+      text += ',';
+      text += fmt("%.9g", r.score);
+      text += ',';
+      text += ml::name_of(r.source);
+      text += '\n';
+    }
+    par::write_ordered(comm, dir + "/recommendations.csv", text,
+                       "user_id,rank,product_id,score,source\n");
+  }
+
+  // ecom.h5: written under a temporary name, renamed when complete.
+  const std::string h5_path = dir + "/ecom.h5";
+  const std::string h5_tmp = h5_path + ".tmp";
+  {
+    auto file = h5::File::create(comm, h5_tmp);
+    const auto& root = file.root();
+    {
+      auto users = root.create_group("users");
+      h5::write_rows<std::uint64_t>(comm, users, "pseudonym", table.users);
+      h5::write_rows<double>(comm, users, "features", table.values, static_cast<std::size_t>(d), true);
+      users.open_dataset("features").attrs().set("names", names);
+      h5::write_rows<double>(comm, users, "transformed",
+                             std::span<const double>(transformed.data(), static_cast<std::size_t>(transformed.size())),
+                             static_cast<std::size_t>(d), true);
+      users.open_dataset("transformed").attrs().set("names", names);
+      const auto kept = static_cast<std::size_t>(std::max<Eigen::Index>(1, scores.cols()));
+      h5::write_rows<double>(comm, users, "pca_scores",
+                             std::span<const double>(scores.data(), static_cast<std::size_t>(scores.size())),
+                             kept, true);
+      h5::write_rows<std::int32_t>(comm, users, "segment", km.labels);
+      h5::write_rows<double>(comm, users, "confidence", confidence);
+    }
+    {
+      auto model = root.create_group("model");
+      auto tr = model.create_group("transform");
+      h5::write_strings_replicated(comm, tr, "names", scaler.names);
+      h5::write_replicated<std::uint8_t>(comm, tr, "log1p", scaler.log1p);
+      h5::write_replicated<double>(comm, tr, "mean", scaler.mean);
+      h5::write_replicated<double>(comm, tr, "scale", scaler.scale);
+      auto pg = model.create_group("pca");
+      h5::write_replicated<double>(comm, pg, "mean",
+                                   std::span<const double>(pca.mean.data(), static_cast<std::size_t>(pca.mean.size())));
+      h5::write_replicated<double>(comm, pg, "loadings",
+                                   std::span<const double>(pca.loadings.data(), static_cast<std::size_t>(pca.loadings.size())),
+                                   static_cast<std::size_t>(std::max(1, pca.kept())), true);
+      h5::write_replicated<double>(comm, pg, "eigenvalues",
+                                   std::span<const double>(pca.eigenvalues.data(), static_cast<std::size_t>(pca.eigenvalues.size())));
+      h5::write_replicated<double>(comm, pg, "explained_ratio",
+                                   std::span<const double>(pca.explained_ratio.data(), static_cast<std::size_t>(pca.explained_ratio.size())));
+      h5::write_replicated<double>(comm, model, "centroids",
+                                   std::span<const double>(km.centroids.data(), static_cast<std::size_t>(km.centroids.size())),
+                                   static_cast<std::size_t>(std::max<Eigen::Index>(1, km.centroids.cols())), true);
+      model.attrs().set("inertia", km.inertia);
+      model.attrs().set("k", k);
+      model.attrs().set("window_start", static_cast<std::uint64_t>(fctx.window_start));
+      model.attrs().set("window_end", static_cast<std::uint64_t>(fctx.window_end));
+      std::vector<std::string> seg_names;
+      for (const auto& s : profiles.segments) seg_names.push_back(s.name);
+      h5::write_strings_replicated(comm, model, "segment_names", seg_names);
+    }
+    {
+      auto val = root.create_group("validation");
+      std::vector<double> ks, inertia, sil, ssil, gap, gap_sd, ari, pairs;
+      for (const auto& row : selection.table) {
+        ks.push_back(row.k);
+        inertia.push_back(row.inertia);
+        sil.push_back(row.silhouette);
+        ssil.push_back(row.simplified_silhouette);
+        gap.push_back(row.gap);
+        gap_sd.push_back(row.gap_sd);
+        ari.push_back(row.stability_ari);
+        pairs.push_back(row.stability_pairs);
+      }
+      h5::write_replicated<double>(comm, val, "k", ks);
+      h5::write_replicated<double>(comm, val, "inertia", inertia);
+      h5::write_replicated<double>(comm, val, "silhouette", sil);
+      h5::write_replicated<double>(comm, val, "simplified_silhouette", ssil);
+      h5::write_replicated<double>(comm, val, "gap", gap);
+      h5::write_replicated<double>(comm, val, "gap_sd", gap_sd);
+      h5::write_replicated<double>(comm, val, "stability_ari", ari);
+      h5::write_replicated<double>(comm, val, "stability_pairs", pairs);
+      val.attrs().set("chosen_k", k);
+      val.attrs().set("reason", selection.choice.reason);
+    }
+    if (m.recommend) {
+      auto als = root.create_group("als");
+      const auto& cat = recs.catalogue;
+      h5::write_replicated<std::uint64_t>(comm, als, "item_ids", cat.products);
+      h5::write_replicated<double>(comm, als, "item_factors", cat.item_factors,
+                                   static_cast<std::size_t>(std::max(1, cat.factors)), true);
+      h5::write_replicated<double>(comm, als, "item_popularity", cat.popularity);
+      h5::write_replicated<std::uint64_t>(comm, als, "item_category", cat.category);
+      h5::write_rows<std::uint64_t>(comm, als, "user_ids", recs.model.users);
+      h5::write_rows<double>(comm, als, "user_factors", recs.model.user_factors,
+                             static_cast<std::size_t>(std::max(1, recs.model.factors)), true);
+      als.attrs().set("loss", recs.model.loss);
+      auto rg = root.create_group("recs");
+      std::vector<std::uint64_t> ru, rp;
+      std::vector<std::uint32_t> rr;
+      std::vector<double> rs;
+      std::vector<std::uint8_t> src;
+      for (const auto& r : recs.recommendations) {
+        ru.push_back(r.user);
+        rp.push_back(r.product);
+        rr.push_back(r.rank);
+        rs.push_back(r.score);
+        src.push_back(static_cast<std::uint8_t>(r.source));
+      }
+      h5::write_rows<std::uint64_t>(comm, rg, "user", ru);
+      h5::write_rows<std::uint32_t>(comm, rg, "rank", rr);
+      h5::write_rows<std::uint64_t>(comm, rg, "product", rp);
+      h5::write_rows<double>(comm, rg, "score", rs);
+      h5::write_rows<std::uint8_t>(comm, rg, "source", src);
+      rg.attrs().set("sources", std::vector<std::string>{"als", "category_popular", "popular"});
+      const auto& e = recs.evaluation;
+      auto ev = rg.create_group("evaluation");
+      for (const auto& [name, mm] : {std::pair{"als", e.als}, std::pair{"popularity", e.popularity}}) {
+        auto g = ev.create_group(name);
+        g.attrs().set("precision_at_10", mm.precision_at_10);
+        g.attrs().set("recall_at_10", mm.recall_at_10);
+        g.attrs().set("map_at_10", mm.map_at_10);
+        g.attrs().set("ndcg_at_10", mm.ndcg_at_10);
+        g.attrs().set("auc", mm.auc);
+        g.attrs().set("coverage", mm.coverage);
+      }
+    }
+    root.attrs().set("config", ctx.config_text);
+    root.attrs().set("version", std::string(ECOM_VERSION));
+    root.attrs().set("git_revision", std::string(ECOM_GIT_REVISION));
+    root.attrs().set("ranks", comm.size());
+    root.attrs().set("run_time", run_time);
+    file.close();
+  }
+  comm.barrier();
+  {
+    std::string error;
+    if (comm.rank() == 0) {
+      std::error_code ec;
+      std::filesystem::rename(h5_tmp, h5_path, ec);
+      if (ec) error = "cannot rename " + h5_tmp + ": " + ec.message();
+    }
+    par::agree(comm, error, ExitCode::comm);
+  }
+  tw.reset();
+
+  // run.json (rank 0), with stage timings reduced over ranks.
+  const auto stages = par::reduce_timers(comm, ctx.timers);
+  const auto rss = par::reduce_peak_rss(comm);
+  if (comm.rank() == 0) {
+    std::ostringstream js;
+    js << "{\n  \"version\": \"" << ECOM_VERSION << "\",\n  \"git_revision\": \"" << ECOM_GIT_REVISION
+       << "\",\n  \"run_time\": \"" << run_time << "\",\n  \"ranks\": " << comm.size()
+       << ",\n  \"store\": \"" << json_escape(opts.store) << "\",\n  \"counts\": {\"events\": " << n_events
+       << ", \"users\": " << n_users;
+    std::uint64_t rows_read = 0, rows_kept = 0, dups = 0;
+    std::map<std::string, std::uint64_t> rejects;
+    for (const auto& f : manifest) {
+      rows_read += f.rows_read;
+      rows_kept += f.rows_kept;
+      dups += f.duplicates;
+      for (const auto& [reason, c] : f.rejects) rejects[reason] += c;
+    }
+    js << ", \"rows_read\": " << rows_read << ", \"rows_kept\": " << rows_kept
+       << ", \"duplicates\": " << dups << ", \"files\": " << manifest.size() << "},\n  \"rejects\": {";
+    bool first = true;
+    for (const auto& [reason, c] : rejects) {
+      js << (first ? "" : ", ") << "\"" << reason << "\": " << c;
+      first = false;
+    }
+    js << "},\n  \"pca\": {\"components\": " << pca.kept() << ", \"explained\": [";
+    for (int c = 0; c < pca.kept(); ++c) js << (c ? ", " : "") << json_number(pca.explained_ratio[c]);
+    js << "]},\n  \"segments\": {\"k\": " << k << ", \"reason\": \"" << json_escape(selection.choice.reason)
+       << "\", \"gap_k\": " << selection.choice.gap_k << ", \"silhouette_k\": " << selection.choice.silhouette_k
+       << ", \"inertia\": " << json_number(km.inertia) << ", \"iterations\": " << km.iterations
+       << ", \"names\": [";
+    for (std::size_t s = 0; s < profiles.segments.size(); ++s)
+      js << (s ? ", " : "") << "\"" << json_escape(profiles.segments[s].name) << "\"";
+    js << "]}";
+    if (m.recommend) {
+      const auto& e = recs.evaluation;
+      js << ",\n  \"als\": " << ranking_json(e.als) << ",\n  \"popularity\": " << ranking_json(e.popularity)
+         << ",\n  \"holdout_pairs\": " << e.test_pairs << ",\n  \"recommendations\": {\"als\": "
+         << recs.topn.users[0] << ", \"category_popular\": " << recs.topn.users[1]
+         << ", \"popular\": " << recs.topn.users[2] << ", \"coverage\": " << json_number(recs.topn.coverage)
+         << "}";
+    }
+    js << ",\n  \"peak_rss_bytes\": {\"min\": " << json_number(rss.min) << ", \"max\": " << json_number(rss.max)
+       << ", \"total\": " << json_number(rss.total) << "},\n  \"stages\": [";
+    for (std::size_t i = 0; i < stages.size(); ++i)
+      js << (i ? "," : "") << "\n    {\"stage\": \"" << json_escape(stages[i].path) << "\", \"min\": "
+         << json_number(stages[i].min) << ", \"avg\": " << json_number(stages[i].avg)
+         << ", \"max\": " << json_number(stages[i].max) << "}";
+    js << "\n  ]\n}\n";
+    const std::string tmp = dir + "/run.json.tmp";
+    if (std::FILE* f = std::fopen(tmp.c_str(), "w")) {
+      const auto text = js.str();
+      std::fwrite(text.data(), 1, text.size(), f);
+      std::fclose(f);
+      std::filesystem::rename(tmp, dir + "/run.json");
+    }
+  }
+  par::log_stage_stats(log, stages);
+  log.info("analyze: wrote ", dir, "/{ecom.h5,customer_segments.csv,segment_profiles.csv,k_selection.csv",
+           m.recommend ? ",recommendations.csv" : "", ",run.json}");
+}
+
+}  // namespace ecom::pipeline

@@ -1,0 +1,665 @@
+// `ecom ingest`: the design is ARCHITECTURE.md §4–5 (Parse, Clean, Shuffle); the store format is
+// io/event_store.hpp.
+#include "ecom/pipeline/ingest.hpp"
+#include "ecom/pipeline/analyze.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+
+#include "ecom/core/context.hpp"
+#include "ecom/core/error.hpp"
+#include "ecom/core/hash.hpp"
+#include "ecom/core/progress.hpp"
+#include "ecom/core/timer.hpp"
+#include "ecom/io/event_sort.hpp"
+#include "ecom/io/event_store.hpp"
+#include "ecom/io/input.hpp"
+#include "ecom/io/mapped_array.hpp"
+#include "ecom/io/quarantine.hpp"
+#include "ecom/io/sha256.hpp"
+#include "ecom/par/comm.hpp"
+#include "ecom/par/stats.hpp"
+#include "ecom/par/vshard.hpp"
+#include "ecom/pipeline/commands.hpp"
+#include "ecom/privacy/pseudonym.hpp"
+
+namespace ecom::pipeline {
+
+namespace {
+
+constexpr std::size_t kMB = std::size_t{1} << 20;
+
+// ---- per-file facts and counters ------------------------------------------------------------
+
+struct InputFile {
+  std::string path;
+  std::uint64_t size = 0;
+  bool gzip = false;
+  std::string sha256;
+};
+
+// Counters of one input file on this rank; summed over ranks for the manifest.
+struct FileCounts {
+  std::uint64_t rows_read = 0;
+  std::array<std::uint64_t, io::kReasons> rejects{};
+  std::array<std::uint64_t, io::kInputColumns> missing{};
+  std::uint64_t kept = 0, duplicates = 0;
+  static constexpr std::size_t kFields = 1 + io::kReasons + io::kInputColumns + 2;
+  void to(std::uint64_t* out) const {
+    std::size_t k = 0;
+    out[k++] = rows_read;
+    for (auto v : rejects) out[k++] = v;
+    for (auto v : missing) out[k++] = v;
+    out[k++] = kept;
+    out[k++] = duplicates;
+  }
+  void from(const std::uint64_t* in) {
+    std::size_t k = 0;
+    rows_read = in[k++];
+    for (auto& v : rejects) v = in[k++];
+    for (auto& v : missing) v = in[k++];
+    kept = in[k++];
+    duplicates = in[k++];
+  }
+};
+
+// One collective decision about per-file errors: the error of the lowest file index wins, so
+// the message does not depend on the number of ranks.
+void agree_file_error(par::Comm& comm, std::uint64_t file, const std::string& error,
+                      ExitCode code = ExitCode::input) {
+  const std::uint64_t mine = error.empty() ? UINT64_MAX : file;
+  const std::uint64_t first = comm.allreduce_min(mine);
+  if (first == UINT64_MAX) return;
+  par::agree(comm, mine == first ? error : std::string(), code);
+}
+
+
+std::string describe_errno(int err) {
+  if (err == ENOENT) return "does not exist";
+  return std::string("cannot read: ") + std::strerror(err);
+}
+
+// Rank 0 checks that every input exists, is a readable regular file and is not empty.
+std::vector<InputFile> stat_inputs(par::Comm& comm, const std::vector<std::string>& paths) {
+  std::vector<InputFile> files(paths.size());
+  std::vector<std::uint64_t> sizes(paths.size(), 0);
+  std::string error;
+  if (comm.rank() == 0) {
+    for (std::size_t i = 0; i < paths.size() && error.empty(); ++i) {
+      struct stat st {};
+      if (::stat(paths[i].c_str(), &st) != 0) {
+        error = "input file " + paths[i] + ": " + describe_errno(errno);
+      } else if (!S_ISREG(st.st_mode)) {
+        error = "input file " + paths[i] + ": not a regular file";
+      } else if (::access(paths[i].c_str(), R_OK) != 0) {
+        error = "input file " + paths[i] + ": " + describe_errno(errno);
+      } else if (st.st_size == 0) {
+        error = "input file " + paths[i] + ": empty file";
+      }
+      if (error.empty()) sizes[i] = static_cast<std::uint64_t>(st.st_size);
+    }
+  }
+  par::agree(comm, error, ExitCode::input);
+  comm.bcast(sizes, 0);
+  for (std::size_t i = 0; i < paths.size(); ++i)
+    files[i] = InputFile{paths[i], sizes[i], io::is_gzip_name(paths[i]), ""};
+  return files;
+}
+
+// The first line of a file (decompressed for gzip); nullopt if the file has no bytes of text.
+std::optional<std::string> first_line(const InputFile& f) {
+  std::unique_ptr<io::LineReader> reader =
+      f.gzip ? io::open_gzip(f.path, 64 << 10)
+             : io::open_range(f.path, io::ByteRange{0, 0, f.size}, 64 << 10);
+  std::string_view line;
+  if (!reader->next(line)) return std::nullopt;
+  return std::string(line);
+}
+
+// Each file's SHA-256 and header, computed by one rank per file (largest first); the results
+// are shared with every rank. Fatal errors are agreed collectively.
+void check_and_hash(par::Comm& comm, std::vector<InputFile>& files) {
+  std::vector<std::uint64_t> sizes;
+  for (const auto& f : files) sizes.push_back(f.size);
+  const std::vector<int> owner = io::assign_whole_files(sizes, comm.size());
+  std::string error;
+  std::uint64_t error_file = 0;
+  std::vector<char> digests(files.size() * 64, '\0');
+  for (std::size_t i = 0; i < files.size() && error.empty(); ++i) {
+    if (owner[i] != comm.rank()) continue;
+    try {
+      const auto header = first_line(files[i]);
+      if (!header) {
+        error = "input file " + files[i].path + ": empty file";
+      } else if (!io::is_rees_header(*header)) {
+        error = "input file " + files[i].path + ": wrong header (expected " +
+                std::string(io::kReesHeader) + ")";
+      } else {
+        const std::string d = io::sha256_file(files[i].path);
+        std::memcpy(digests.data() + i * 64, d.data(), 64);
+      }
+    } catch (const Error& e) {
+      error = e.what();
+    }
+    if (!error.empty()) error_file = i;
+  }
+  agree_file_error(comm, error_file, error);
+  // Every digest has one owner; the others hold zeros: a max-reduction shares them.
+  std::vector<std::int8_t> shared(digests.begin(), digests.end());
+  comm.allreduce_max(std::span<std::int8_t>(shared));
+  for (std::size_t i = 0; i < files.size(); ++i)
+    files[i].sha256.assign(reinterpret_cast<const char*>(shared.data()) + i * 64, 64);
+}
+
+// ---- caches for the hot loop ----------------------------------------------------------------
+
+// Direct-mapped cache raw user id (canonical decimal) -> pseudonym: users recur, HMAC is slow.
+class PseudonymCache {
+ public:
+  explicit PseudonymCache(const privacy::Pseudonymizer& p, std::size_t slots_log2 = 18)
+      : p_(p), slots_(std::size_t{1} << slots_log2), mask_(slots_.size() - 1) {}
+  std::uint64_t get(std::string_view raw) {
+    // Canonical decimals only (no leading zero): "007" and "7" hash differently.
+    if (raw.size() > 19 || (raw.size() > 1 && raw[0] == '0')) return p_.pseudonym(raw);
+    std::uint64_t id = 0;
+    for (char c : raw) id = id * 10 + static_cast<std::uint64_t>(c - '0');
+    Slot& s = slots_[mix64(id) & mask_];
+    if (s.key == id + 1) return s.value;
+    s.key = id + 1;
+    s.value = p_.pseudonym(raw);
+    ++misses_;
+    return s.value;
+  }
+  std::uint64_t misses() const { return misses_; }
+
+ private:
+  struct Slot {
+    std::uint64_t key = 0;  // id + 1; 0 = empty (ids below 10^19 never overflow)
+    std::uint64_t value = 0;
+  };
+  const privacy::Pseudonymizer& p_;
+  std::vector<Slot> slots_;
+  std::size_t mask_;
+  std::uint64_t misses_ = 0;
+};
+
+// Cleaned-label ids (brand, category_code), cached by a related id (product for brand,
+// category_id for category_code) and checked against the raw text; the local string table
+// collects every (id, cleaned text) seen.
+class LabelCache {
+ public:
+  explicit LabelCache(std::unordered_map<std::uint64_t, std::string>& table) : table_(table) {}
+  std::uint64_t get(std::uint64_t related, std::string_view raw) {
+    if (raw.empty()) return kUnknownStringId;
+    Slot& s = slots_[mix64(related) & (kSlots - 1)];
+    if (s.used && s.related == related && s.raw == raw) return s.id;
+    io::clean_label(raw, scratch_);
+    const std::uint64_t id = string_id(scratch_);
+    if (id != kUnknownStringId) table_.try_emplace(id, scratch_);
+    s.used = true;
+    s.related = related;
+    s.raw.assign(raw);
+    s.id = id;
+    return id;
+  }
+
+ private:
+  static constexpr std::size_t kSlots = 1 << 14;
+  struct Slot {
+    bool used = false;
+    std::uint64_t related = 0, id = 0;
+    std::string raw;
+  };
+  std::unordered_map<std::uint64_t, std::string>& table_;
+  std::vector<Slot> slots_ = std::vector<Slot>(kSlots);
+  std::string scratch_;
+};
+
+// ---- the streaming shuffle ------------------------------------------------------------------
+
+// Per-destination buffers of parsed events; a shuffle round sends them all. The storage is left
+// uninitialised so that only the part actually filled becomes resident.
+class ShuffleBuffers {
+ public:
+  ShuffleBuffers(int ranks, std::size_t per_dest)
+      : per_dest_(std::max<std::size_t>(per_dest, 1)),
+        fill_(static_cast<std::size_t>(ranks), 0),
+        storage_(std::make_unique_for_overwrite<std::byte[]>(per_dest_ * fill_.size() * sizeof(Event))),
+        events_(reinterpret_cast<Event*>(storage_.get())) {}
+  // Adds an event for `dest`; true when that buffer is now full.
+  bool add(int dest, const Event& e) {
+    const auto d = static_cast<std::size_t>(dest);
+    std::memcpy(static_cast<void*>(events_ + d * per_dest_ + fill_[d]++), &e, sizeof(Event));
+    return fill_[d] == per_dest_;
+  }
+  // Compacts the buffers to the front (grouped by destination) for the exchange.
+  std::span<const Event> grouped(std::vector<std::uint64_t>& counts) {
+    counts.assign(fill_.begin(), fill_.end());
+    std::size_t at = 0;
+    for (std::size_t d = 0; d < fill_.size(); ++d) {
+      if (at != d * per_dest_ && fill_[d] > 0)
+        std::memmove(static_cast<void*>(events_ + at), events_ + d * per_dest_, fill_[d] * sizeof(Event));
+      at += fill_[d];
+    }
+    return {events_, at};
+  }
+  void clear() { std::fill(fill_.begin(), fill_.end(), 0); }
+
+ private:
+  std::size_t per_dest_;
+  std::vector<std::size_t> fill_;
+  std::unique_ptr<std::byte[]> storage_;
+  Event* events_;
+};
+
+// What this rank reads: plain byte ranges of the concatenated plain files (in file order), then
+// whole gzip files assigned to it (largest first over ranks).
+struct Piece {
+  std::uint32_t file;
+  io::ByteRange range;
+  bool gzip;
+};
+
+std::vector<Piece> plan_reading(const std::vector<InputFile>& files, int ranks, int rank) {
+  std::vector<std::uint32_t> plain, gz;
+  std::vector<std::uint64_t> plain_sizes, gz_sizes;
+  for (std::uint32_t i = 0; i < files.size(); ++i) {
+    (files[i].gzip ? gz : plain).push_back(i);
+    (files[i].gzip ? gz_sizes : plain_sizes).push_back(files[i].size);
+  }
+  std::vector<Piece> out;
+  for (const auto& r : io::split_bytes(plain_sizes, ranks, rank))
+    out.push_back(Piece{plain[r.file], io::ByteRange{plain[r.file], r.begin, r.end}, false});
+  const auto owner = io::assign_whole_files(gz_sizes, ranks);
+  for (std::size_t k = 0; k < gz.size(); ++k)
+    if (owner[k] == rank) out.push_back(Piece{gz[k], io::ByteRange{gz[k], 0, files[gz[k]].size}, true});
+  return out;
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+// ---- the ingest -----------------------------------------------------------------------------
+
+IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
+  par::Comm& comm = ctx.comm;
+  const int ranks = comm.size();
+  const int rank = comm.rank();
+  IngestResult result;
+  ScopedTimer total_timer(ctx.timers, "ingest");
+
+  // Options (identical on every rank, so every rank finds the same error).
+  std::string error;
+  io::TimeWindow window;
+  if (opts.inputs.empty()) error = "ingest: no --input given";
+  else if (opts.store.empty()) error = "ingest: no --store given";
+  else if (opts.shuffle_buffer_mb == 0) error = "ingest: --shuffle-buffer-mb must be at least 1";
+  else if (opts.read_chunk_kb == 0) error = "ingest: --read-chunk-kb must be at least 1";
+  if (error.empty() && !opts.window_start.empty()) {
+    const auto t = io::parse_time_option(opts.window_start);
+    if (!t) error = "ingest: --window-start '" + opts.window_start + "' is not YYYY-MM-DD[ HH:MM:SS]";
+    else window.begin = *t;
+  }
+  if (error.empty() && !opts.window_end.empty()) {
+    const auto t = io::parse_time_option(opts.window_end);
+    if (!t) error = "ingest: --window-end '" + opts.window_end + "' is not YYYY-MM-DD[ HH:MM:SS]";
+    else window.end = *t;
+  }
+  par::agree(comm, error, ExitCode::usage);
+
+  std::string key;
+  try {
+    key = privacy::read_key_file(opts.key_file);
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  par::agree(comm, error, ExitCode::usage);
+  const privacy::Pseudonymizer pseudonymizer(std::move(key));
+
+  // Inputs: patterns expanded on rank 0, checked, hashed.
+  std::vector<std::string> paths;
+  if (rank == 0) {
+    try {
+      paths = io::expand_inputs(opts.inputs);
+    } catch (const Error& e) {
+      error = e.what();
+    }
+  }
+  par::agree(comm, error, ExitCode::usage);
+  {
+    std::uint64_t n = paths.size();
+    comm.bcast(n, 0);
+    paths.resize(n);
+    for (auto& p : paths) comm.bcast(p, 0);
+  }
+  if (paths.size() > io::kMaxFilesPerRun) {
+    par::agree(comm, "ingest: at most " + std::to_string(io::kMaxFilesPerRun) + " files per run", ExitCode::usage);
+  }
+  std::vector<InputFile> candidates;
+  {
+    ScopedTimer t(ctx.timers, "check");
+    candidates = stat_inputs(comm, paths);
+    check_and_hash(comm, candidates);
+  }
+
+  // Idempotence: skip files whose content is already in the store (or earlier in this run).
+  const bool store_exists = io::EventStore::exists(comm, opts.store);
+  std::uint32_t vshards = opts.vshards != 0 ? opts.vshards : par::kDefaultVShards;
+  std::map<std::string, std::string> known;  // sha256 -> where that content was seen
+  if (store_exists) {
+    const io::EventStore store = io::EventStore::open(comm, opts.store);
+    if (opts.vshards == 0) vshards = store.vshards();
+    for (const auto& m : store.manifest()) known.emplace(m.sha256, m.name + " in the store");
+  }
+  std::vector<InputFile> files;
+  for (const auto& f : candidates) {
+    const auto [it, fresh] = known.emplace(f.sha256, f.path);
+    if (!fresh) {
+      ctx.log.info("ingest: skipping ", f.path, ": already ingested (same SHA-256 as ", it->second, ")");
+      ++result.files_skipped;
+      continue;
+    }
+    files.push_back(f);
+  }
+  if (files.empty()) {
+    ctx.log.info("ingest: nothing to ingest (", result.files_skipped, " file(s) already in ",
+                 opts.store, ")");
+    return result;
+  }
+  try {
+    par::VShardMap check(vshards, ranks);
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  par::agree(comm, error, ExitCode::usage);
+  const par::VShardMap vmap(vshards, ranks);
+  const std::size_t nfiles = files.size();
+  for (const auto& f : files) result.input_bytes += f.size;
+  ctx.log.info("ingest: ", nfiles, " file(s), ", human_bytes(static_cast<double>(result.input_bytes)),
+               ", ", ranks, " rank(s), ", vshards, " virtual shards");
+
+  // ---- read, parse, validate, clean, pseudonymise; shuffle in rounds ------------------------
+  const std::vector<Piece> pieces = plan_reading(files, ranks, rank);
+  std::uint64_t my_bytes = 0;
+  for (const auto& p : pieces) my_bytes += p.range.end - p.range.begin;
+  const std::size_t chunk = opts.read_chunk_kb * 1024;
+  const std::size_t budget = opts.shuffle_buffer_mb * kMB;
+  ShuffleBuffers buffers(ranks, budget / 4 / (sizeof(Event) * static_cast<std::size_t>(ranks)));
+  const std::size_t exchange_budget = std::max<std::size_t>(budget / 4, 1 << 16);
+
+  std::vector<FileCounts> counts(nfiles);
+  std::vector<std::uint64_t> lines(nfiles, 0);  // lines of each file read by this rank
+  io::Quarantine quarantine;
+  std::unordered_map<std::uint64_t, std::string> strings;
+  PseudonymCache users(pseudonymizer);
+  LabelCache categories(strings), brands(strings);
+  io::RowSplitter splitter;
+  io::ParsedRow row;
+  io::MappedArray<Event> mine;  // events this rank owns (received)
+  std::uint64_t text_bytes = 0;
+
+  std::size_t next_piece = 0;
+  std::unique_ptr<io::LineReader> reader;
+  std::uint64_t bytes_done = 0;  // input bytes of finished pieces
+  Progress progress("ingest: read", my_bytes / 1000000, "MB", ctx.progress && rank == 0);
+
+  // Reads until one destination buffer is full (true) or this rank's input is exhausted (false).
+  auto fill = [&]() -> bool {
+    while (true) {
+      if (!reader) {
+        if (next_piece == pieces.size()) return false;
+        const Piece& p = pieces[next_piece];
+        reader = p.gzip ? io::open_gzip(files[p.file].path, chunk)
+                        : io::open_range(files[p.file].path, p.range, chunk);
+      }
+      const Piece& p = pieces[next_piece];
+      const std::uint32_t fi = p.file;
+      FileCounts& fc = counts[fi];
+      const bool has_header = p.gzip || p.range.begin == 0;
+      std::string_view line;
+      bool full = false;
+      while (!full && reader->next(line)) {
+        const std::uint64_t index = reader->lines() - 1;
+        if (index == 0 && has_header) {
+          if (!io::is_rees_header(line))
+            throw InputError("input file " + files[fi].path + ": wrong header (expected " +
+                             std::string(io::kReesHeader) + ")");
+          continue;
+        }
+        ++fc.rows_read;
+        if (splitter.split(line) != io::kInputColumns) {
+          ++fc.rejects[static_cast<std::size_t>(io::Reason::field_count)];
+          quarantine.add(fi, index, io::Reason::field_count, line);
+          continue;
+        }
+        const auto& f = splitter.fields();
+        for (std::size_t c = 0; c < io::kInputColumns; ++c) fc.missing[c] += f[c].empty();
+        if (const auto reason = io::validate_fields(f, window, row)) {
+          ++fc.rejects[static_cast<std::size_t>(*reason)];
+          quarantine.add(fi, index, *reason, line);
+          continue;
+        }
+        Event e;
+        e.user = users.get(row.user_id);
+        e.product = row.product;
+        e.category_id = row.category_id;
+        e.category = categories.get(row.category_id, row.category_code);
+        e.brand = brands.get(row.product, row.brand);
+        e.session = string_id(row.user_session);
+        e.price = row.price;
+        auto t = static_cast<std::uint32_t>(row.time);
+        if (opts.truncate_to_minute) t -= t % 60;
+        e.time = t;
+        e.type = row.type;
+        io::set_file_tag(e, static_cast<std::uint16_t>(fi));
+        full = buffers.add(vmap.owner_of(e.user), e);
+        if ((fc.rows_read & 0xffff) == 0)
+          progress.update((bytes_done + reader->file_bytes_read()) / 1000000);
+      }
+      if (full) return true;
+      lines[fi] = reader->lines();
+      text_bytes += reader->stream_bytes();
+      bytes_done += p.range.end - p.range.begin;
+      reader.reset();
+      ++next_piece;
+    }
+  };
+
+  std::string read_error;
+  std::uint64_t read_error_file = 0;
+  std::vector<std::uint64_t> dest_counts;
+  std::uint64_t rounds = 0;
+  while (true) {
+    bool more = false;
+    if (read_error.empty()) {
+      ScopedTimer t(ctx.timers, "read+parse");
+      try {
+        more = fill();
+      } catch (const Error& e) {
+        read_error = e.what();
+        read_error_file = next_piece < pieces.size() ? pieces[next_piece].file : 0;
+      }
+    }
+    ScopedTimer t(ctx.timers, "shuffle");
+    comm.set_stage("ingest/shuffle");
+    std::array<int, 2> flags = {more ? 1 : 0, read_error.empty() ? 0 : 1};
+    comm.allreduce_max(std::span<int>(flags));
+    if (flags[1] != 0) break;
+    const std::span<const Event> send = buffers.grouped(dest_counts);
+    {
+      std::vector<Event> received = comm.exchange_grouped<Event>(send, dest_counts, exchange_budget);
+      mine.append(received);
+    }
+    buffers.clear();
+    ++rounds;
+    if (flags[0] == 0) break;
+  }
+  progress.update(my_bytes / 1000000);
+  progress.finish();
+  agree_file_error(comm, read_error_file, read_error);
+  buffers = ShuffleBuffers(1, 1);  // free
+  ctx.log.debug("ingest: ", rounds, " shuffle round(s), pseudonym cache misses ", users.misses());
+
+  // ---- sort, remove duplicates --------------------------------------------------------------
+  {
+    ScopedTimer t(ctx.timers, "sort");
+    io::sort_events(mine.span());
+    const std::size_t kept = io::remove_duplicates(
+        mine.span(), [&](const Event& e) { ++counts[io::file_tag(e)].duplicates; });
+    mine.truncate(kept);
+    for (Event& e : mine) {
+      ++counts[io::file_tag(e)].kept;
+      io::set_file_tag(e, 0);
+    }
+  }
+
+  // ---- per-file manifest, summed over ranks -------------------------------------------------
+  std::vector<std::uint64_t> flat(nfiles * FileCounts::kFields);
+  for (std::size_t i = 0; i < nfiles; ++i) counts[i].to(flat.data() + i * FileCounts::kFields);
+  comm.allreduce_sum(std::span<std::uint64_t>(flat));
+  std::string ingest_time = utc_now_iso();
+  comm.bcast(ingest_time, 0);
+  std::vector<io::FileManifest> manifest(nfiles);
+  for (std::size_t i = 0; i < nfiles; ++i) {
+    FileCounts total;
+    total.from(flat.data() + i * FileCounts::kFields);
+    io::FileManifest& m = manifest[i];
+    m.name = files[i].path;
+    m.size = files[i].size;
+    m.sha256 = files[i].sha256;
+    m.rows_read = total.rows_read;
+    m.rows_kept = total.kept;
+    m.duplicates = total.duplicates;
+    for (int r = 0; r < io::kReasons; ++r)
+      m.rejects[std::string(io::kReasonNames[static_cast<std::size_t>(r)])] =
+          total.rejects[static_cast<std::size_t>(r)];
+    m.missing = total.missing;
+    m.ingest_time = ingest_time;
+    result.rows_read += total.rows_read;
+    result.rows_kept += total.kept;
+    result.duplicates += total.duplicates;
+    for (std::size_t r = 0; r < io::kReasons; ++r) result.rejects[r] += total.rejects[r];
+  }
+  result.text_bytes = comm.allreduce_sum<std::uint64_t>(text_bytes);
+  result.files_ingested = nfiles;
+
+  // ---- the store, then the quarantine -------------------------------------------------------
+  {
+    ScopedTimer t(ctx.timers, "write");
+    io::StringTable table(strings.begin(), strings.end());
+    std::sort(table.begin(), table.end());
+    strings.clear();
+    result.partition = io::EventStore::append_partition(comm, opts.store, vshards, mine.span(),
+                                                        table, manifest);
+  }
+  mine = io::MappedArray<Event>();
+  {
+    ScopedTimer t(ctx.timers, "quarantine");
+    const std::string qpath =
+        opts.quarantine.empty() ? io::default_quarantine_path(opts.store) : opts.quarantine;
+    // Lines: this rank's first line of each file is after the lines of lower ranks.
+    const std::vector<std::uint64_t> all_lines = comm.allgatherv<std::uint64_t>(lines);
+    std::vector<std::uint64_t> first(nfiles, 1);
+    for (int r = 0; r < rank; ++r)
+      for (std::size_t i = 0; i < nfiles; ++i)
+        first[i] += all_lines[static_cast<std::size_t>(r) * nfiles + i];
+    std::vector<std::string> names;
+    for (const auto& f : files) names.push_back(f.path);
+    // Appending to a store keeps the quarantine of its earlier ingests.
+    std::string prefix(io::kQuarantineHeader);
+    if (rank == 0 && store_exists && std::filesystem::exists(qpath)) {
+      std::string old = read_text_file(qpath);
+      if (old.rfind(io::kQuarantineHeader, 0) == 0) prefix = std::move(old);
+    }
+    quarantine.write(comm, qpath, names, first, prefix, exchange_budget);
+  }
+
+  ctx.log.info("ingest: rows read ", result.rows_read, ", kept ", result.rows_kept, ", rejected ",
+               result.rejected(), ", duplicates ", result.duplicates, " -> partition ",
+               result.partition, " of ", opts.store);
+  for (std::size_t r = 0; r < io::kReasons; ++r)
+    if (result.rejects[r] > 0)
+      ctx.log.info("ingest:   rejected ", io::kReasonNames[r], ": ", result.rejects[r]);
+  return result;
+}
+
+// ---- the command ----------------------------------------------------------------------------
+
+namespace {
+int run_ingest_command(Context& ctx, const IngestOptions& opts) {
+  const auto start = std::chrono::steady_clock::now();
+  const IngestResult r = run_ingest(ctx, opts);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto stats = par::reduce_timers(ctx.comm, ctx.timers);
+  par::log_stage_stats(ctx.log, stats);
+  const auto rss = par::reduce_peak_rss(ctx.comm);
+  if (r.files_ingested > 0) {
+    ctx.log.info("ingest: ", fixed(static_cast<double>(r.input_bytes) / 1e6 / seconds, 1), " MB/s, ",
+                 human_count(static_cast<double>(r.rows_read) / seconds), " rows/s in ",
+                 fixed(seconds, 2), " s; peak RSS per rank max ", human_bytes(rss.max), ", total ",
+                 human_bytes(rss.total), " (", fixed(rss.total / static_cast<double>(std::max<std::uint64_t>(r.rows_read, 1)), 1),
+                 " B per row)");
+  }
+  return 0;
+}
+}  // namespace
+
+}  // namespace ecom::pipeline
+
+namespace ecom {
+
+void add_ingest_command(CLI::App& app, Action& action) {
+  auto opts = std::make_shared<pipeline::IngestOptions>();
+  auto* sub = app.add_subcommand(
+      "ingest",
+      "Raw REES46 CSV / CSV.GZ -> validated, pseudonymised, sorted events in the event store "
+      "(one new partition; files already ingested are skipped). Rejected rows go to the "
+      "quarantine CSV (raw-zone data: it holds raw user ids)");
+  sub->add_option("--input", opts->inputs, "Input files or glob patterns (.csv or .csv.gz)")
+      ->required()
+      ->expected(1, -1);
+  sub->add_option("--store", opts->store, "Event store (HDF5), created or appended to")->required();
+  sub->add_option("--key-file", opts->key_file, "Secret pseudonymisation key file (mode 0600)")
+      ->required();
+  sub->add_option("--quarantine", opts->quarantine,
+                  "Quarantine CSV of rejected rows (default: the store path with .h5 replaced by "
+                  ".quarantine.csv)");
+  sub->add_option("--vshards", opts->vshards,
+                  "Virtual shards of a new store (0: the store's own, or 4096)")
+      ->capture_default_str();
+  sub->add_option("--shuffle-buffer-mb", opts->shuffle_buffer_mb,
+                  "Per-rank memory for the shuffle's buffers (MiB)")
+      ->capture_default_str();
+  sub->add_option("--read-chunk-kb", opts->read_chunk_kb, "Read / inflate chunk (KiB)")
+      ->capture_default_str();
+  sub->add_flag("--truncate-to-minute", opts->truncate_to_minute,
+                "Truncate event times to the minute (privacy)");
+  sub->add_option("--window-start", opts->window_start,
+                  "Reject events before this UTC time (YYYY-MM-DD[ HH:MM:SS]) as out_of_window");
+  sub->add_option("--window-end", opts->window_end,
+                  "Reject events at or after this UTC time as out_of_window");
+  sub->callback([opts, &action] {
+    action = [opts](Context& ctx) { return pipeline::run_ingest_command(ctx, *opts); };
+  });
+}
+
+}  // namespace ecom
