@@ -101,6 +101,7 @@ TEST(H5Parallel, UpdateFileIsAtomicAndAppends) {
   });
   EXPECT_TRUE(std::filesystem::exists(path));
   EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  comm.barrier();  // rank 0 must not start the next update (it copies to .tmp) before all checked
   // A failing modification (on every rank) leaves the original untouched.
   EXPECT_THROW(h5::update_file(comm, path,
                                [&](h5::File& f) {
