@@ -112,6 +112,20 @@ double exact_total(par::Comm& comm, BinnedSums& local) {
   return comm.exact_combine(local.to_exact())[0].value();
 }
 
+// sum / count from an exact sum, corrected by the exact remainders so that it is rounded about
+// once instead of twice (sum, then quotient): the mean of `count` identical values is that value
+// exactly, so identical users sit exactly on their centroid. hi − q·count is exactly
+// representable for q = RN(hi / count), and std::fma computes it exactly.
+double exact_mean(const par::ExactAccumulator& sum, double count) {
+  par::ExactAccumulator rest = sum;
+  const double hi = rest.value();
+  rest.add(-hi);
+  const double lo = rest.value();
+  const double q = hi / count;
+  const double r = std::fma(-q, count, hi) + lo;
+  return q + r / count;
+}
+
 }  // namespace
 
 std::uint64_t derive_seed(std::uint64_t seed, std::uint32_t purpose, std::uint64_t tag) {
@@ -321,18 +335,28 @@ RowMatrix weighted_kmeanspp(const RowMatrix& points, std::span<const double> wei
   };
   std::vector<int> a(static_cast<std::size_t>(m), -1);
   assign(a);
+  // Weighted sums exactly (each product w·x as its rounded value plus the exact remainder from
+  // std::fma), so that a weighted mean of identical points is that point exactly.
+  const auto du = static_cast<std::size_t>(d);
+  par::ExactVector sums(static_cast<std::size_t>(k) * du);
   for (int it = 0; it < lloyd_iter; ++it) {
-    RowMatrix sums = RowMatrix::Zero(k, d);
+    sums.resize(static_cast<std::size_t>(k) * du);
     std::vector<double> wsum(static_cast<std::size_t>(k), 0.0);
     for (Eigen::Index q = 0; q < m; ++q) {
-      const int c = a[static_cast<std::size_t>(q)];
+      const auto c = static_cast<std::size_t>(a[static_cast<std::size_t>(q)]);
       const double w = weights[static_cast<std::size_t>(q)];
-      for (Eigen::Index j = 0; j < d; ++j) sums(c, j) += w * points(q, j);
-      wsum[static_cast<std::size_t>(c)] += w;
+      for (Eigen::Index j = 0; j < d; ++j) {
+        const double prod = w * points(q, j);
+        sums.add(c * du + static_cast<std::size_t>(j), prod);
+        sums.add(c * du + static_cast<std::size_t>(j), std::fma(w, points(q, j), -prod));
+      }
+      wsum[c] += w;
     }
     for (int c = 0; c < k; ++c)
       if (wsum[static_cast<std::size_t>(c)] > 0)
-        for (Eigen::Index j = 0; j < d; ++j) centers(c, j) = sums(c, j) / wsum[static_cast<std::size_t>(c)];
+        for (Eigen::Index j = 0; j < d; ++j)
+          centers(c, j) = exact_mean(sums[static_cast<std::size_t>(c) * du + static_cast<std::size_t>(j)],
+                                     wsum[static_cast<std::size_t>(c)]);
     if (!assign(a)) break;
   }
   return centers;
@@ -536,7 +560,7 @@ KMeansResult lloyd(par::Comm& comm, const RowMatrix& scores,
       const auto cnt = static_cast<double>(counts[c]);
       double shift2 = 0;
       for (std::size_t j = 0; j < du; ++j) {
-        const double v = total[c * du + j].value() / cnt;
+        const double v = exact_mean(total[c * du + j], cnt);
         const double delta = v - res.centroids(static_cast<Eigen::Index>(c), static_cast<Eigen::Index>(j));
         shift2 += delta * delta;
         res.centroids(static_cast<Eigen::Index>(c), static_cast<Eigen::Index>(j)) = v;

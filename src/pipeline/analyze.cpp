@@ -404,8 +404,12 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
       auto tr = model.create_group("transform");
       h5::write_strings_replicated(comm, tr, "names", scaler.names);
       h5::write_replicated<std::uint8_t>(comm, tr, "log1p", scaler.log1p);
-      h5::write_replicated<double>(comm, tr, "mean", scaler.mean);
-      h5::write_replicated<double>(comm, tr, "scale", scaler.scale);
+      // z = (g(x) - mean) / scale, g the signed log1p where flagged (docs/FEATURES.md).
+      auto sc = model.create_group("scaler");
+      h5::write_replicated<double>(comm, sc, "mean", scaler.mean);
+      h5::write_replicated<double>(comm, sc, "scale", scaler.scale);
+      h5::write_replicated<std::uint8_t>(comm, sc, "constant", scaler.constant);
+      sc.attrs().set("n", scaler.n);
       auto pg = model.create_group("pca");
       h5::write_replicated<double>(comm, pg, "mean",
                                    std::span<const double>(pca.mean.data(), static_cast<std::size_t>(pca.mean.size())));
@@ -498,6 +502,23 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
     root.attrs().set("git_revision", std::string(ECOM_GIT_REVISION));
     root.attrs().set("ranks", comm.size());
     root.attrs().set("run_time", run_time);
+    {
+      // Stage timings (seconds over ranks) of the stages completed before this write; run.json
+      // has them all. The only root attributes besides `ranks` that differ between runs.
+      std::vector<std::string> stage_names;
+      std::vector<double> stage_min, stage_avg, stage_max;
+      for (const auto& st : par::reduce_timers(comm, ctx.timers)) {
+        if (!(st.max > 0)) continue;  // still running (e.g. "analyze", "analyze/write")
+        stage_names.push_back(st.path);
+        stage_min.push_back(st.min);
+        stage_avg.push_back(st.avg);
+        stage_max.push_back(st.max);
+      }
+      root.attrs().set("stage_names", stage_names);
+      root.attrs().set("stage_seconds_min", stage_min);
+      root.attrs().set("stage_seconds_avg", stage_avg);
+      root.attrs().set("stage_seconds_max", stage_max);
+    }
     file.close();
   }
   comm.barrier();
@@ -541,7 +562,17 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
     js << "]},\n  \"segments\": {\"k\": " << k << ", \"reason\": \"" << json_escape(selection.choice.reason)
        << "\", \"gap_k\": " << selection.choice.gap_k << ", \"silhouette_k\": " << selection.choice.silhouette_k
        << ", \"inertia\": " << json_number(km.inertia) << ", \"iterations\": " << km.iterations
-       << ", \"names\": [";
+       << ", \"converged\": " << (km.converged ? "true" : "false") << ", \"reseeded\": " << km.reseeded
+       << ", \"candidates\": " << km.candidates;
+    for (const auto& row : selection.table)
+      if (row.k == k)
+        js << ", \"silhouette\": " << json_number(row.silhouette)
+           << ", \"silhouette_sample\": " << row.silhouette_sample
+           << ", \"simplified_silhouette\": " << json_number(row.simplified_silhouette)
+           << ", \"gap\": " << json_number(row.gap) << ", \"gap_sd\": " << json_number(row.gap_sd)
+           << ", \"stability_ari\": " << json_number(row.stability_ari)
+           << ", \"stability_pairs\": " << json_number(row.stability_pairs);
+    js << ", \"names\": [";
     for (std::size_t s = 0; s < profiles.segments.size(); ++s)
       js << (s ? ", " : "") << "\"" << json_escape(profiles.segments[s].name) << "\"";
     js << "]}";

@@ -97,7 +97,8 @@ inline double squared_distance(const double* a, const double* b, Eigen::Index d)
 }
 
 // Weighted k-means++ (Arthur & Vassilvitskii) on `points` (m × d, weights >= 0), followed by
-// up to `lloyd_iter` weighted Lloyd iterations on the points, as Spark's LocalKMeans. Random
+// up to `lloyd_iter` weighted Lloyd iterations on the points, as Spark's LocalKMeans (weighted
+// sums exact, so the weighted mean of identical points is that point exactly). Random
 // draws are par::uniform(seed, kmeans_init, kPlusPlusId, i). Deterministic; when fewer than k
 // distinct points exist some centroids repeat.
 RowMatrix weighted_kmeanspp(const RowMatrix& points, std::span<const double> weights, int k,

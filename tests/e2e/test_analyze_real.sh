@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Features of every user of the real REES46 samples (tests/data/*.csv.gz): `ecom run` (np 3,
+# all samples in one store) then every feature in ecom.h5 /users/features compared with an
+# independent computation from the raw files with Python's csv, hmac and hashlib modules
+# (check_features.py): the twelve required ones to 1e-12, the others to 1e-9.
+source "$(dirname "$0")/lib.sh"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+DATA="$ECOM_SOURCE_DIR/tests/data"
+shopt -s nullglob
+samples=("$DATA"/*.csv.gz)
+[[ ${#samples[@]} -gt 0 ]] || fail "no samples in $DATA"
+key="$WORK/k.key"
+make_key "$key"
+
+mpi 3 run --input "${samples[@]}" --out "$WORK/run" --key-file "$key" --k 4 --no-recommend \
+  --gap-references 2 --stability-resamples 2 --run-time 2020-01-01T00:00:00Z \
+  --no-progress --log-level warn || fail "ecom run on the samples"
+$PY "$HERE/check_features.py" "$key" "$WORK/run" "${samples[@]}" \
+  || fail "features differ from the independent computation"
+ok "features of every user of ${#samples[@]} real samples equal the Python computation"
