@@ -7,7 +7,8 @@
 #  2. the outputs agree with an independent numpy/scikit-learn computation from ecom.h5
 #     (check_analyze.py): CSV rows vs /users, inertia, both silhouettes (scikit-learn's
 #     silhouette_score, the sample being every user), transform, PCA and centroids;
-#  3. fewer users than a fixed k: one clear error line and a non-zero exit.
+#  3. tiny inputs: 3 users on 4 ranks (ranks without users) as on 1 rank; one user with k = 1;
+#     fewer users than a fixed k: one clear error line and a non-zero exit.
 source "$(dirname "$0")/lib.sh"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 key="$WORK/k.key"
@@ -47,15 +48,42 @@ $PY "$HERE/check_analyze.py" "$WORK/run1" "$WORK/run2" "$WORK/run3" "$WORK/run4"
   || fail "outputs differ from the numpy/scikit-learn computation"
 ok "outputs agree with numpy and scikit-learn"
 
-# Fewer users than k: a clear one-line error on rank 0, non-zero exit.
-head -n 4 "$(ls "$WORK"/data/events/* | head -n 1 | grep -v '\.gz$' || true)" > "$WORK/tiny.csv" 2>/dev/null || true
-if [[ ! -s "$WORK/tiny.csv" ]]; then
-  zcat "$(ls "$WORK"/data/events/* | head -n 1)" | head -n 4 > "$WORK/tiny.csv" || true
-fi
+# Tiny inputs through the whole job: 3 users on 4 ranks (some ranks own no users) give the
+# same outputs as on 1 rank; one user with k = 1 works; fewer users than k is one clear error.
+$PY - "$WORK/data/events" "$WORK" <<'PYEOF'
+import csv, glob, sys
+src = sorted(glob.glob(sys.argv[1] + "/*.csv"))[0]
+rows = list(csv.reader(open(src, newline="")))
+for n_users in (3, 1):
+    users = []
+    for r in rows[1:]:
+        if r[7] not in users and len(users) < n_users:
+            users.append(r[7])
+    with open(f"{sys.argv[2]}/tiny{n_users}.csv", "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(rows[0])
+        w.writerows(r for r in rows[1:] if r[7] in users)
+PYEOF
+tiny=(--run-time "$RUN_TIME" --gap-references 2 --stability-resamples 2 --no-progress --log-level error)
+for n in 1 4; do
+  mkdir -p "$WORK/tiny_np$n"
+  (cd "$WORK/tiny_np$n" && mpi "$n" run --input "$WORK/tiny3.csv" --out run --key-file "$key" --k 2 "${tiny[@]}") \
+    || fail "3 users, k = 2, np $n"
+done
+for f in "${files[@]}"; do
+  cmp "$WORK/tiny_np1/run/$f" "$WORK/tiny_np4/run/$f" || fail "3 users: $f differs between np 1 and np 4"
+done
+h5diff --exclude-attribute / "$WORK/tiny_np1/run/ecom.h5" "$WORK/tiny_np4/run/ecom.h5" \
+  || fail "3 users: ecom.h5 differs between np 1 and np 4"
+[[ $(tail -n +2 "$WORK/tiny_np4/run/customer_segments.csv" | wc -l) -eq 3 ]] || fail "3 users: not 3 rows"
+ok "3 users on 4 ranks (ranks without users): same outputs as on 1 rank"
+mpi 3 run --input "$WORK/tiny1.csv" --out "$WORK/one" --key-file "$key" --k 1 "${tiny[@]}" || fail "one user, k = 1"
+[[ $(tail -n +2 "$WORK/one/customer_segments.csv" | cut -d, -f2) == 0 ]] || fail "one user: segment"
+ok "one user, k = 1, 3 ranks"
 set +e
-err=$(mpi 2 run --input "$WORK/tiny.csv" --out "$WORK/tiny" --key-file "$key" --k 50 \
-      --no-recommend --no-progress --log-level warn 2>&1); rc=$?
+err=$(mpi 2 run --input "$WORK/tiny3.csv" --out "$WORK/few" --key-file "$key" --k 5 "${tiny[@]}" 2>&1); rc=$?
 set -e
-[[ $rc -ne 0 ]] || fail "k = 50 on 3 events succeeded"
-printf '%s\n' "$err" | grep -q '^ecom: .*fewer than k = 50' || fail "message: $err"
-ok "fewer users than k: '$(printf '%s\n' "$err" | grep '^ecom:' | head -n 1)' (exit $rc)"
+[[ $rc -ne 0 ]] || fail "k = 5 with 3 users succeeded"
+msg=$(printf '%s\n' "$err" | grep '^ecom:' || true)
+[[ "$msg" == "ecom: only 3 users: fewer than k = 5" ]] || fail "message: $err"
+ok "fewer users than k: '$msg' (exit $rc)"
