@@ -423,9 +423,30 @@ AlsModel train_impl(par::Comm& comm, std::span<const std::uint64_t> users,
               " ", cfg.cholesky ? std::string("cholesky") : "cg(" + std::to_string(cfg.cg_steps) + ")",
               " ", name_of(model.precision), "; setup ", fixed(model.setup_seconds, 2), " s");
 
+  // ---- resume from a checkpoint (pipeline hook) ----
+  int first_iter = 0;
+  if (cfg.resume) {
+    if (const AlsState* s = cfg.resume()) {
+      const bool fits = s->iteration >= 0 && s->iteration <= cfg.iterations &&
+                        s->user_factors.size() == us.factors.size() &&
+                        s->item_factors.size() == is.factors.size();
+      par::agree(comm, fits ? "" : "als: the checkpoint does not fit this training", ExitCode::internal);
+      std::transform(s->user_factors.begin(), s->user_factors.end(), us.factors.begin(),
+                     [](double v) { return static_cast<T>(v); });
+      std::transform(s->item_factors.begin(), s->item_factors.end(), is.factors.begin(),
+                     [](double v) { return static_cast<T>(v); });
+      model.loss = s->loss;
+      first_iter = s->iteration;
+    }
+  }
+  const auto snapshot = [&](int done) {
+    return AlsState{done, std::vector<double>(us.factors.begin(), us.factors.end()),
+                    std::vector<double>(is.factors.begin(), is.factors.end()), model.loss};
+  };
+
   std::vector<T> scratch(als_scratch_size(k));
   std::vector<double> gram_y = exact_gram(comm, is, k);
-  for (int iter = 0; iter < cfg.iterations; ++iter) {
+  for (int iter = first_iter; iter < cfg.iterations; ++iter) {
     const auto t0 = clock::now();
     // users: X = argmin given Y
     send_factors(comm, is, us, k, cfg.exchange_budget_bytes);
@@ -477,6 +498,7 @@ AlsModel train_impl(par::Comm& comm, std::span<const std::uint64_t> users,
       os << " " << fixed(model.iteration_seconds.back(), 3) << " s";
       log->info(os.str());
     }
+    if (cfg.after_iteration) cfg.after_iteration(iter + 1, [&] { return snapshot(iter + 1); });
   }
 
   model.user_factors.assign(us.factors.begin(), us.factors.end());

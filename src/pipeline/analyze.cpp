@@ -24,6 +24,7 @@
 #include "ecom/par/comm.hpp"
 #include "ecom/par/file.hpp"
 #include "ecom/par/stats.hpp"
+#include "ecom/pipeline/checkpoint.hpp"
 #include "ecom/pipeline/commands.hpp"
 #include "ecom/privacy/pseudonym.hpp"
 
@@ -248,7 +249,10 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
     auto [lo, hi] = features::local_time_range(events);
     fctx.window_start = comm.allreduce_min(lo);
     fctx.window_end = comm.allreduce_max(hi);
-    table = features::compute_features(events, fctx);
+    if (!opts.checkpoint || !opts.checkpoint->load_features(table)) {
+      table = features::compute_features(events, fctx);
+      if (opts.checkpoint) opts.checkpoint->save_features(table);
+    }
   }
   const std::uint64_t n_users = comm.allreduce_sum<std::uint64_t>(table.rows());
   const auto names = features::feature_names();
@@ -295,7 +299,10 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   ml::KSelection selection;
   {
     ScopedTimer t(ctx.timers, "segments");
-    selection = ml::select_k(comm, scores, table.users, sel, m.seed);
+    if (!opts.checkpoint || !opts.checkpoint->load_model(selection)) {
+      selection = ml::select_k(comm, scores, table.users, sel, m.seed);
+      if (opts.checkpoint) opts.checkpoint->save_model(selection);
+    }
   }
   const auto& km = selection.model;
   const int k = selection.choice.k;
@@ -321,6 +328,7 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
     rc.als.vshards = vshards;
     rc.als.seed = m.seed;
     rc.holdout.seed = m.seed;
+    if (opts.checkpoint) opts.checkpoint->attach_als(rc.als);
     recs = ml::run_recommender(comm, events, rc, &log);
     if (rc.evaluate) {
       const auto& e = recs.evaluation;

@@ -14,6 +14,7 @@
 // instruction set (no FMA, fixed accumulator patterns), so factors, loss and everything built on
 // them are bit-identical for any number of ranks.
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -28,6 +29,14 @@ namespace ecom::ml {
 enum class FactorPrecision { float32, float64 };
 FactorPrecision parse_factor_precision(const std::string& s);  // "float" | "double"
 const char* name_of(FactorPrecision p);
+
+// A training's state after `iteration` sweeps, for checkpoints (pipeline/checkpoint.hpp): this
+// rank's user and item rows (in AlsModel's order) and the loss so far. Resuming from it gives the
+// same factors as an uninterrupted training, given the same ranks, data and config.
+struct AlsState {
+  int iteration = 0;
+  std::vector<double> user_factors, item_factors, loss;
+};
 
 struct AlsConfig {
   int factors = 50;
@@ -45,6 +54,11 @@ struct AlsConfig {
   std::uint32_t vshards = par::kDefaultVShards;  // V of the user and item shard maps
   bool compute_loss = true;     // training loss per iteration (one extra pass over the pairs)
   std::size_t exchange_budget_bytes = std::size_t{64} << 20;
+  // Checkpoint hooks (optional, collective). `resume` is called once after setup and may return
+  // a state to continue from; `after_iteration(done, snapshot)` after every sweep (it may save
+  // snapshot() and may throw to stop the training).
+  std::function<const AlsState*()> resume;
+  std::function<void(int, const std::function<AlsState()>&)> after_iteration;
 };
 
 struct AlsModel {

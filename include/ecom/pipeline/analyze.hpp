@@ -30,11 +30,14 @@ struct ModelOptions {
   ml::RecommenderConfig recommender;
 };
 
+class Checkpoint;  // pipeline/checkpoint.hpp
+
 struct AnalyzeOptions {
   std::string store;
   std::string out;
   std::string run_time;  // ISO 8601 UTC for updated_at; "" = now
   ModelOptions model;
+  Checkpoint* checkpoint = nullptr;  // `ecom run`: save and resume features, model, ALS
 };
 
 // Adds the model options to `app` (top level, so that analyze, run and score share them).
