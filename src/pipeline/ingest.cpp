@@ -465,9 +465,7 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
         e.brand = brands.get(row.product, row.brand);
         e.session = string_id(row.user_session);
         e.price = row.price;
-        auto t = static_cast<std::uint32_t>(row.time);
-        if (opts.truncate_to_minute) t -= t % 60;
-        e.time = t;
+        e.time = static_cast<std::uint32_t>(row.time);  // truncated (option) after duplicates
         e.type = row.type;
         io::set_file_tag(e, static_cast<std::uint16_t>(fi));
         full = buffers.add(vmap.owner_of(e.user), e);
@@ -528,6 +526,12 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
     for (Event& e : mine) {
       ++counts[io::file_tag(e)].kept;
       io::set_file_tag(e, 0);
+    }
+    // Truncating only now keeps events that differ by seconds (duplicates are exact ones);
+    // the order by the truncated time is then restored.
+    if (opts.truncate_to_minute) {
+      for (Event& e : mine) e.time -= e.time % 60;
+      io::sort_events(mine.span());
     }
   }
 
@@ -652,7 +656,7 @@ void add_ingest_command(CLI::App& app, Action& action) {
   sub->add_option("--read-chunk-kb", opts->read_chunk_kb, "Read / inflate chunk (KiB)")
       ->capture_default_str();
   sub->add_flag("--truncate-to-minute", opts->truncate_to_minute,
-                "Truncate event times to the minute (privacy)");
+                "Truncate event times to the minute (privacy; after exact duplicates are removed)");
   sub->add_option("--window-start", opts->window_start,
                   "Reject events before this UTC time (YYYY-MM-DD[ HH:MM:SS]) as out_of_window");
   sub->add_option("--window-end", opts->window_end,
