@@ -6,8 +6,12 @@ PKGS=(libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools libeigen3-dev li
       zlib1g-dev libssl-dev libgtest-dev cmake g++ make pkg-config git ca-certificates)
 TEST_PKGS=(python3 python3-numpy python3-h5py python3-sklearn python3-scipy python3-matplotlib
            gawk gzip)
+# A real single-node Slurm for tests/e2e/test_slurm.sh, which starts the daemons itself as root
+# (it is skipped when not root, so these are only wanted then).
+SLURM_PKGS=(slurm-wlm slurmctld slurmd slurm-client munge)
 want=("${PKGS[@]}")
 [[ "${1:-}" == "--with-tests" ]] && want+=("${TEST_PKGS[@]}")
+[[ "${1:-}" == "--with-tests" && $(id -u) -eq 0 ]] && want+=("${SLURM_PKGS[@]}")
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,6 +2,7 @@
 # A real single-node Slurm cluster on this machine, for tests of the job scripts.
 #   scripts/slurm_local.sh up DIR     installs (apt, as root) and starts munge, slurmctld, slurmd
 #   scripts/slurm_local.sh down DIR   stops the daemons started by `up` (by their pid files)
+# ECOM_SLURM_CPUS: CPUs the node declares (default: nproc; more lets small jobs share cores).
 # DIR holds slurm.conf, state, logs and pid files. See ../shared/PLATFORM.md.
 set -euo pipefail
 cmd="${1:?usage: slurm_local.sh up|down DIR}"
@@ -21,9 +22,14 @@ down_slurm() {
 }
 down() {
   down_slurm
-  if [[ -f "$dir/munged.started" ]]; then
-    pkill -u munge munged 2>/dev/null || true
-    rm -f "$dir/munged.started"
+  # munged only if `up` started it (its pid was copied to DIR/munged.pid).
+  if [[ -f "$dir/munged.pid" ]]; then
+    pid="$(cat "$dir/munged.pid" 2>/dev/null || true)"
+    if [[ -n "$pid" ]]; then
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    rm -f "$dir/munged.pid"
   fi
 }
 
@@ -44,18 +50,21 @@ chown munge:munge /etc/munge/munge.key; chmod 400 /etc/munge/munge.key
 mkdir -p /run/munge /var/log/munge /var/lib/munge
 chown munge:munge /run/munge /var/log/munge /var/lib/munge
 if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
-  su -s /bin/sh munge -c "/usr/sbin/munged" && touch "$dir/munged.started"
+  rm -f /run/munge/munged.pid
+  su -s /bin/sh munge -c "/usr/sbin/munged"
+  for _ in $(seq 50); do [[ -s /run/munge/munged.pid ]] && break; sleep 0.1; done
+  cp /run/munge/munged.pid "$dir/munged.pid"
   for _ in $(seq 50); do munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 munge -n | unmunge >/dev/null || { echo "slurm_local.sh: munge does not work" >&2; exit 1; }
 # slurm.conf
 host="$(hostname)"
-cpus="$(nproc)"
+cpus="${ECOM_SLURM_CPUS:-$(nproc)}"  # more than nproc: tasks share cores (tests, small jobs)
 mem_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) * 8 / 10 / 1024 ))
 mkdir -p "$dir/state" "$dir/spool" "$dir/log"
 cat > "$dir/slurm.conf" <<CONF
 ClusterName=ecomtest
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -80,7 +89,7 @@ SlurmdLogFile=$dir/log/slurmd.log
 SlurmctldPort=6817
 SlurmdPort=6818
 MinJobAge=600
-NodeName=$host CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
 CONF
 export SLURM_CONF="$dir/slurm.conf"

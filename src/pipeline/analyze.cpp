@@ -544,6 +544,9 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   // run.json (rank 0), with stage timings reduced over ranks.
   const auto stages = par::reduce_timers(comm, ctx.timers);
   const auto rss = par::reduce_peak_rss(comm);
+  // For the scaling tables (scripts/scaling.sh): bytes moved per stage, each rank's peak RSS.
+  const auto traffic = par::reduce_traffic(comm);
+  const auto rss_per_rank = comm.allgather<std::uint64_t>(par::peak_rss_bytes());
   if (comm.rank() == 0) {
     std::ostringstream js;
     js << "{\n  \"version\": \"" << ECOM_VERSION << "\",\n  \"git_revision\": \"" << ECOM_GIT_REVISION
@@ -593,7 +596,14 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
          << "}";
     }
     js << ",\n  \"peak_rss_bytes\": {\"min\": " << json_number(rss.min) << ", \"max\": " << json_number(rss.max)
-       << ", \"total\": " << json_number(rss.total) << "},\n  \"stages\": [";
+       << ", \"total\": " << json_number(rss.total) << "},\n  \"peak_rss_bytes_per_rank\": [";
+    for (std::size_t r = 0; r < rss_per_rank.size(); ++r) js << (r ? ", " : "") << rss_per_rank[r];
+    js << "],\n  \"products\": " << (m.recommend ? recs.catalogue.size() : 0) << ",\n  \"traffic_bytes\": [";
+    for (std::size_t i = 0; i < traffic.size(); ++i)
+      js << (i ? "," : "") << "\n    {\"stage\": \"" << json_escape(traffic[i].stage)
+         << "\", \"sent_total\": " << traffic[i].sent_total << ", \"received_total\": " << traffic[i].received_total
+         << ", \"sent_max\": " << traffic[i].sent_max << ", \"received_max\": " << traffic[i].received_max << "}";
+    js << "\n  ],\n  \"stages\": [";
     for (std::size_t i = 0; i < stages.size(); ++i)
       js << (i ? "," : "") << "\n    {\"stage\": \"" << json_escape(stages[i].path) << "\", \"min\": "
          << json_number(stages[i].min) << ", \"avg\": " << json_number(stages[i].avg)

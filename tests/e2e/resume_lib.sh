@@ -1,13 +1,13 @@
 # Helpers for the checkpoint/restart tests (test_resume.sh, test_kill.sh, test_slurm.sh); sourced
 # after lib.sh.
 
-# Model options that keep a run on 20k events to a few seconds (the paths are the same).
+# Model options that keep a run on 12k events to a few seconds (the paths are the same).
 RESUME_MODEL_ARGS=(--k-min 2 --k-max 4 --gap-references 3 --stability-resamples 3 --als-factors 16
                    --als-iterations 10 --run-time 2026-01-01T00:00:00Z --no-progress)
 
-# make_resume_data DIR: 20k synthetic events in DIR/events/*.csv and a key file DIR/key.
+# make_resume_data DIR: 12k synthetic events in DIR/events/*.csv and a key file DIR/key.
 make_resume_data() {
-  "$ECOM" synth --events 20000 --seed 7 --out "$1" --no-progress --log-level warn >/dev/null
+  "$ECOM" synth --events 12000 --seed 7 --out "$1" --no-progress --log-level warn >/dev/null
   make_key "$1/key"
 }
 
@@ -20,6 +20,14 @@ wait_for_line() {
   done
   cat "$file" >&2
   fail "no line matching '$regex' in $file after $limit s"
+}
+
+# children_of PID: the pids of PID's child processes (from /proc: no procps needed). Field 4 of
+# /proc/N/stat is the parent pid; field 2, the command, is in parentheses and may hold spaces.
+children_of() {
+  awk -v parent="$1" '{ s = $0; sub(/.*\) /, "", s); split(s, f, " ");
+                        if (f[2] == parent) { split(FILENAME, p, "/"); print p[3] } }' /proc/[0-9]*/stat 2>/dev/null
+  return 0
 }
 
 # checkpoint_field RUNDIR FIELD: a field of RUNDIR/checkpoint.json read by Python's json module

@@ -14,10 +14,14 @@ ok "uninterrupted reference run"
 
 "$MPIEXEC" -np 2 --oversubscribe "$ECOM" "${args[@]}" --out "$WORK/run" > "$WORK/run.log" 2>&1 &
 pid=$!
-# The first training's third sweep: sweep 2 has been saved (every 2 sweeps).
-wait_for_line "$WORK/run.log" 'als: iteration 3/'
-ranks=($(pgrep -P "$pid"))
+for _ in $(seq 100); do  # the two rank processes under mpirun
+  ranks=($(children_of "$pid"))
+  [[ ${#ranks[@]} -lt 2 ]] || break
+  sleep 0.1
+done
 [[ ${#ranks[@]} -eq 2 ]] || fail "expected 2 rank processes under mpirun, found: ${ranks[*]}"
+# During ALS, after its third sweep: sweep 2 has been saved (every 2 sweeps).
+wait_for_line "$WORK/run.log" 'als: iteration 3/'
 kill -KILL "${ranks[1]}"
 set +e; wait "$pid"; rc=$?; set -e
 [[ $rc -ne 0 && $rc -ne 75 ]] || { cat "$WORK/run.log"; fail "mpirun exited $rc after SIGKILL of a rank"; }
@@ -30,12 +34,15 @@ for r in "${ranks[@]}"; do  # gone (or a zombie waiting for init) within 10 s
 done
 no_final_outputs "$WORK/run"
 done_steps=" $(checkpoint_field "$WORK/run" completed) "
-sweeps="$(checkpoint_field "$WORK/run" als_iterations)"
+saved=($(checkpoint_field "$WORK/run" als_iterations))  # sweeps saved per training
+training=$((${#saved[@]} - 1))
+sweeps="${saved[$training]:-}"
 [[ "$done_steps" == *" model "* && "$done_steps" != *" analyze "* ]] || fail "completed after SIGKILL: $done_steps"
-[[ "$sweeps" =~ ^[0-9]+$ && $sweeps -ge 2 && $((sweeps % 2)) -eq 0 ]] || fail "ALS sweeps saved: '$sweeps'"
-ok "SIGKILL of rank 1 during ALS: mpirun exit $rc, no finished output, checkpoint:$done_steps+ ALS sweep $sweeps"
+[[ "$sweeps" =~ ^[0-9]+$ && $sweeps -ge 2 && $((sweeps % 2)) -eq 0 ]] || fail "ALS sweeps saved: '${saved[*]}'"
+ok "SIGKILL of rank 1 during ALS: mpirun exit $rc, no finished output, checkpoint:$done_steps+ ALS training $training sweep $sweeps"
 
 mpi 2 "${args[@]}" --out "$WORK/run" --resume > "$WORK/resume.log" 2>&1 || { cat "$WORK/resume.log"; fail "resume"; }
-grep -q "resume: ALS training 0 continues after sweep $sweeps" "$WORK/resume.log" || fail "ALS did not continue from sweep $sweeps"
+grep -q "resume: ALS training $training continues after sweep $sweeps" "$WORK/resume.log" \
+  || fail "ALS did not continue from training $training sweep $sweeps"
 same_outputs "$WORK/ref" "$WORK/run"
 ok "--resume after SIGKILL: identical outputs"

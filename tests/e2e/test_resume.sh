@@ -24,8 +24,14 @@ ok "uninterrupted reference run"
 
 # 1. SIGTERM to the ranks during the segments.
 start 2 "$WORK/a" "$WORK/a.log"
+for _ in $(seq 100); do  # the two rank processes under mpirun
+  ranks=($(children_of "$pid"))
+  [[ ${#ranks[@]} -lt 2 ]] || break
+  sleep 0.1
+done
+[[ ${#ranks[@]} -eq 2 ]] || fail "expected 2 rank processes under mpirun, found: ${ranks[*]}"
 wait_for_line "$WORK/a.log" '\[info\] features: '
-for rank_pid in $(pgrep -P "$pid"); do kill -TERM "$rank_pid"; done
+kill -TERM "${ranks[@]}"
 set +e; wait "$pid"; rc=$?; set -e
 [[ $rc -eq 75 ]] || { cat "$WORK/a.log"; fail "SIGTERM during the analysis: exit $rc, expected 75"; }
 grep -q "^ecom: stopped by a signal after step" "$WORK/a.log" || fail "no 'stopped by a signal' line"
