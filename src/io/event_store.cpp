@@ -146,9 +146,9 @@ StringTable merge_strings(par::Comm& comm, const StringTable& existing, const St
 template <class T, class Get>
 void write_column(par::Comm& comm, const h5::Group& g, const char* name,
                   std::span<const Event> events, Get get) {
-  std::vector<T> column(events.size());
-  for (std::size_t i = 0; i < events.size(); ++i) column[i] = get(events[i]);
-  h5::write_rows<T>(comm, g, name, column);
+  // One slice at a time: a whole column would add its size to the ingest's peak memory.
+  h5::write_rows_sliced<T>(comm, g, name, events.size(),
+                           [&](std::uint64_t i) { return get(events[static_cast<std::size_t>(i)]); });
 }
 
 // Reads rows [first, first + out.size()) of column `name` into `scratch` (reused across

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 
 namespace ecom::io::h5 {
@@ -140,7 +141,8 @@ std::vector<hsize_t> Dataspace::dims() const {
   const int rank = H5Sget_simple_extent_ndims(get());
   if (rank < 0) fail("H5Sget_simple_extent_ndims", "");
   std::vector<hsize_t> d(static_cast<std::size_t>(rank));
-  if (rank > 0) check(H5Sget_simple_extent_dims(get(), d.data(), nullptr), "H5Sget_simple_extent_dims");
+  if (rank > 0)
+    check(H5Sget_simple_extent_dims(get(), d.data(), nullptr), "H5Sget_simple_extent_dims");
   return d;
 }
 
@@ -240,8 +242,8 @@ void Attributes::set_raw(const std::string& name, hid_t type, const void* data, 
                          bool scalar) const {
   if (has(name)) remove(name);
   const hsize_t dim = n;
-  Dataspace space = scalar ? Dataspace::scalar()
-                           : (n == 0 ? Dataspace::null() : Dataspace::simple({&dim, 1}));
+  Dataspace space =
+      scalar ? Dataspace::scalar() : (n == 0 ? Dataspace::null() : Dataspace::simple({&dim, 1}));
   Id a(check_id(H5Acreate2(object_, name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT),
                 "H5Acreate2", name),
        H5Aclose);
@@ -316,7 +318,8 @@ std::vector<std::string> Attributes::get_strings(const std::string& name) const 
 std::string Attributes::get_string(const std::string& name) const {
   auto v = get_strings(name);
   if (v.size() != 1)
-    throw Hdf5Error("attribute " + name + ": expected one string, found " + std::to_string(v.size()));
+    throw Hdf5Error("attribute " + name + ": expected one string, found " +
+                    std::to_string(v.size()));
   return v[0];
 }
 
@@ -357,8 +360,7 @@ Group Group::require_group(const std::string& path) const {
 }
 
 Dataset Group::open_dataset(const std::string& path) const {
-  return Dataset(check_id(H5Dopen2(get(), path.c_str(), H5P_DEFAULT), "H5Dopen2", path),
-                 H5Dclose);
+  return Dataset(check_id(H5Dopen2(get(), path.c_str(), H5P_DEFAULT), "H5Dopen2", path), H5Dclose);
 }
 
 void Group::remove(const std::string& path) const {
@@ -386,8 +388,8 @@ Dataset Group::create_dataset(const std::string& path, hid_t type,
   // Every element is written by us: skip HDF5's fill pass over the whole dataset.
   check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "H5Pset_fill_time");
   Dataspace space = Dataspace::simple(dims);
-  return Dataset(check_id(H5Dcreate2(get(), path.c_str(), type, space.get(), lcpl.get(),
-                                     dcpl.get(), H5P_DEFAULT),
+  return Dataset(check_id(H5Dcreate2(get(), path.c_str(), type, space.get(), lcpl.get(), dcpl.get(),
+                                     H5P_DEFAULT),
                           "H5Dcreate2", path),
                  H5Dclose);
 }
@@ -396,8 +398,8 @@ Dataset Group::create_dataset(const std::string& path, hid_t type,
 
 File::File(Id file, std::string path, bool parallel)
     : file_(std::move(file)), path_(std::move(path)), parallel_(parallel) {
-  root_ = Group(check_id(H5Gopen2(file_.get(), "/", H5P_DEFAULT), "H5Gopen2", path_ + ":/"),
-                H5Gclose);
+  root_ =
+      Group(check_id(H5Gopen2(file_.get(), "/", H5P_DEFAULT), "H5Gopen2", path_ + ":/"), H5Gclose);
 }
 
 File& File::operator=(File&& o) noexcept {
@@ -438,9 +440,9 @@ File File::open_serial(const std::string& path, bool writable) {
 
 File File::create_serial(const std::string& path) {
   silence_errors();
-  Id f(check_id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), "H5Fcreate",
-                path),
-       H5Fclose);
+  Id f(
+      check_id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), "H5Fcreate", path),
+      H5Fclose);
   return File(std::move(f), path, false);
 }
 
@@ -519,9 +521,32 @@ std::uint64_t write_rows_bytes(par::Comm& comm, const Group& loc, const std::str
   return offset;
 }
 
-void write_replicated_bytes(par::Comm* comm, const Group& loc, const std::string& name,
-                            hid_t type, std::size_t elem_bytes, const void* values,
-                            std::uint64_t rows, std::uint64_t cols, bool two_d) {
+std::uint64_t write_rows_sliced_bytes(
+    par::Comm& comm, const Group& loc, const std::string& name, hid_t type, std::size_t elem_bytes,
+    std::uint64_t local_rows, std::size_t slice_bytes,
+    const std::function<void(std::uint64_t, std::uint64_t, void*)>& fill) {
+  const std::uint64_t offset = comm.exscan_sum<std::uint64_t>(local_rows);
+  const std::uint64_t total = comm.allreduce_sum<std::uint64_t>(local_rows);
+  Dataset ds = loc.create_dataset(name, type, shape(total, 1, false));
+  if (total > 0) {
+    const std::uint64_t per_slice = std::max<std::uint64_t>(1, slice_bytes / elem_bytes);
+    const std::uint64_t slices = comm.allreduce_max((local_rows + per_slice - 1) / per_slice);
+    std::vector<unsigned char> buffer(static_cast<std::size_t>(std::min(per_slice, local_rows)) *
+                                      elem_bytes);
+    for (std::uint64_t k = 0; k < slices; ++k) {
+      const std::uint64_t lo = std::min(local_rows, k * per_slice);
+      const std::uint64_t n = std::min(per_slice, local_rows - lo);
+      if (n > 0) fill(lo, n, buffer.data());
+      write_slab(&comm, ds, type, elem_bytes, buffer.data(), offset + lo, n, 1, false, slice_bytes);
+    }
+  }
+  ds.close();
+  return offset;
+}
+
+void write_replicated_bytes(par::Comm* comm, const Group& loc, const std::string& name, hid_t type,
+                            std::size_t elem_bytes, const void* values, std::uint64_t rows,
+                            std::uint64_t cols, bool two_d) {
   const auto dims = shape(rows, cols, two_d);
   Dataset ds = loc.create_dataset(name, type, dims);
   if (rows > 0) {

@@ -1,9 +1,9 @@
 // `ecom ingest`: the design is ARCHITECTURE.md §4–5 (Parse, Clean, Shuffle); the store format is
 // io/event_store.hpp.
 #include "ecom/pipeline/ingest.hpp"
-#include "ecom/pipeline/analyze.hpp"
 
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -34,6 +34,7 @@
 #include "ecom/par/comm.hpp"
 #include "ecom/par/stats.hpp"
 #include "ecom/par/vshard.hpp"
+#include "ecom/pipeline/analyze.hpp"
 #include "ecom/pipeline/commands.hpp"
 #include "ecom/privacy/pseudonym.hpp"
 
@@ -42,6 +43,24 @@ namespace ecom::pipeline {
 namespace {
 
 constexpr std::size_t kMB = std::size_t{1} << 20;
+
+// CPU seconds of the process, added to `sum` over the scope.
+class CpuTimer {
+ public:
+  explicit CpuTimer(double& sum) : sum_(sum), start_(now()) {}
+  ~CpuTimer() { sum_ += now() - start_; }
+  CpuTimer(const CpuTimer&) = delete;
+  CpuTimer& operator=(const CpuTimer&) = delete;
+
+ private:
+  static double now() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+  }
+  double& sum_;
+  double start_;
+};
 
 // ---- per-file facts and counters ------------------------------------------------------------
 
@@ -86,7 +105,6 @@ void agree_file_error(par::Comm& comm, std::uint64_t file, const std::string& er
   if (first == UINT64_MAX) return;
   par::agree(comm, mine == first ? error : std::string(), code);
 }
-
 
 std::string describe_errno(int err) {
   if (err == ENOENT) return "does not exist";
@@ -238,7 +256,8 @@ class ShuffleBuffers {
   ShuffleBuffers(int ranks, std::size_t per_dest)
       : per_dest_(std::max<std::size_t>(per_dest, 1)),
         fill_(static_cast<std::size_t>(ranks), 0),
-        storage_(std::make_unique_for_overwrite<std::byte[]>(per_dest_ * fill_.size() * sizeof(Event))),
+        storage_(
+            std::make_unique_for_overwrite<std::byte[]>(per_dest_ * fill_.size() * sizeof(Event))),
         events_(reinterpret_cast<Event*>(storage_.get())) {}
   // Adds an event for `dest`; true when that buffer is now full.
   bool add(int dest, const Event& e) {
@@ -252,7 +271,8 @@ class ShuffleBuffers {
     std::size_t at = 0;
     for (std::size_t d = 0; d < fill_.size(); ++d) {
       if (at != d * per_dest_ && fill_[d] > 0)
-        std::memmove(static_cast<void*>(events_ + at), events_ + d * per_dest_, fill_[d] * sizeof(Event));
+        std::memmove(static_cast<void*>(events_ + at), events_ + d * per_dest_,
+                     fill_[d] * sizeof(Event));
       at += fill_[d];
     }
     return {events_, at};
@@ -286,7 +306,8 @@ std::vector<Piece> plan_reading(const std::vector<InputFile>& files, int ranks, 
     out.push_back(Piece{plain[r.file], io::ByteRange{plain[r.file], r.begin, r.end}, false});
   const auto owner = io::assign_whole_files(gz_sizes, ranks);
   for (std::size_t k = 0; k < gz.size(); ++k)
-    if (owner[k] == rank) out.push_back(Piece{gz[k], io::ByteRange{gz[k], 0, files[gz[k]].size}, true});
+    if (owner[k] == rank)
+      out.push_back(Piece{gz[k], io::ByteRange{gz[k], 0, files[gz[k]].size}, true});
   return out;
 }
 
@@ -309,19 +330,27 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
   // Options (identical on every rank, so every rank finds the same error).
   std::string error;
   io::TimeWindow window;
-  if (opts.inputs.empty()) error = "ingest: no --input given";
-  else if (opts.store.empty()) error = "ingest: no --store given";
-  else if (opts.shuffle_buffer_mb == 0) error = "ingest: --shuffle-buffer-mb must be at least 1";
-  else if (opts.read_chunk_kb == 0) error = "ingest: --read-chunk-kb must be at least 1";
+  if (opts.inputs.empty())
+    error = "ingest: no --input given";
+  else if (opts.store.empty())
+    error = "ingest: no --store given";
+  else if (opts.shuffle_buffer_mb == 0)
+    error = "ingest: --shuffle-buffer-mb must be at least 1";
+  else if (opts.read_chunk_kb == 0)
+    error = "ingest: --read-chunk-kb must be at least 1";
   if (error.empty() && !opts.window_start.empty()) {
     const auto t = io::parse_time_option(opts.window_start);
-    if (!t) error = "ingest: --window-start '" + opts.window_start + "' is not YYYY-MM-DD[ HH:MM:SS]";
-    else window.begin = *t;
+    if (!t)
+      error = "ingest: --window-start '" + opts.window_start + "' is not YYYY-MM-DD[ HH:MM:SS]";
+    else
+      window.begin = *t;
   }
   if (error.empty() && !opts.window_end.empty()) {
     const auto t = io::parse_time_option(opts.window_end);
-    if (!t) error = "ingest: --window-end '" + opts.window_end + "' is not YYYY-MM-DD[ HH:MM:SS]";
-    else window.end = *t;
+    if (!t)
+      error = "ingest: --window-end '" + opts.window_end + "' is not YYYY-MM-DD[ HH:MM:SS]";
+    else
+      window.end = *t;
   }
   par::agree(comm, error, ExitCode::usage);
 
@@ -351,11 +380,13 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
     for (auto& p : paths) comm.bcast(p, 0);
   }
   if (paths.size() > io::kMaxFilesPerRun) {
-    par::agree(comm, "ingest: at most " + std::to_string(io::kMaxFilesPerRun) + " files per run", ExitCode::usage);
+    par::agree(comm, "ingest: at most " + std::to_string(io::kMaxFilesPerRun) + " files per run",
+               ExitCode::usage);
   }
   std::vector<InputFile> candidates;
   {
     ScopedTimer t(ctx.timers, "check");
+    CpuTimer cpu_0(result.cpu_seconds[0]);
     candidates = stat_inputs(comm, paths);
     check_and_hash(comm, candidates);
   }
@@ -373,7 +404,8 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
   for (const auto& f : candidates) {
     const auto [it, fresh] = known.emplace(f.sha256, f.path);
     if (!fresh) {
-      ctx.log.info("ingest: skipping ", f.path, ": already ingested (same SHA-256 as ", it->second, ")");
+      ctx.log.info("ingest: skipping ", f.path, ": already ingested (same SHA-256 as ", it->second,
+                   ")");
       ++result.files_skipped;
       continue;
     }
@@ -393,8 +425,9 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
   const par::VShardMap vmap(vshards, ranks);
   const std::size_t nfiles = files.size();
   for (const auto& f : files) result.input_bytes += f.size;
-  ctx.log.info("ingest: ", nfiles, " file(s), ", human_bytes(static_cast<double>(result.input_bytes)),
-               ", ", ranks, " rank(s), ", vshards, " virtual shards");
+  ctx.log.info("ingest: ", nfiles, " file(s), ",
+               human_bytes(static_cast<double>(result.input_bytes)), ", ", ranks, " rank(s), ",
+               vshards, " virtual shards, gzip decoder ", io::gzip_backend());
 
   // ---- read, parse, validate, clean, pseudonymise; shuffle in rounds ------------------------
   const std::vector<Piece> pieces = plan_reading(files, ranks, rank);
@@ -489,6 +522,7 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
     bool more = false;
     if (read_error.empty()) {
       ScopedTimer t(ctx.timers, "read+parse");
+      CpuTimer cpu_1(result.cpu_seconds[1]);
       try {
         more = fill();
       } catch (const Error& e) {
@@ -497,13 +531,15 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
       }
     }
     ScopedTimer t(ctx.timers, "shuffle");
+    CpuTimer cpu_2(result.cpu_seconds[2]);
     comm.set_stage("ingest/shuffle");
     std::array<int, 2> flags = {more ? 1 : 0, read_error.empty() ? 0 : 1};
     comm.allreduce_max(std::span<int>(flags));
     if (flags[1] != 0) break;
     const std::span<const Event> send = buffers.grouped(dest_counts);
     {
-      std::vector<Event> received = comm.exchange_grouped<Event>(send, dest_counts, exchange_budget);
+      std::vector<Event> received =
+          comm.exchange_grouped<Event>(send, dest_counts, exchange_budget);
       mine.append(received);
     }
     buffers.clear();
@@ -519,6 +555,7 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
   // ---- sort, remove duplicates --------------------------------------------------------------
   {
     ScopedTimer t(ctx.timers, "sort");
+    CpuTimer cpu_3(result.cpu_seconds[3]);
     io::sort_events(mine.span());
     const std::size_t kept = io::remove_duplicates(
         mine.span(), [&](const Event& e) { ++counts[io::file_tag(e)].duplicates; });
@@ -568,15 +605,17 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
   // ---- the store, then the quarantine -------------------------------------------------------
   {
     ScopedTimer t(ctx.timers, "write");
+    CpuTimer cpu_4(result.cpu_seconds[4]);
     io::StringTable table(strings.begin(), strings.end());
     std::sort(table.begin(), table.end());
     strings.clear();
-    result.partition = io::EventStore::append_partition(comm, opts.store, vshards, mine.span(),
-                                                        table, manifest);
+    result.partition =
+        io::EventStore::append_partition(comm, opts.store, vshards, mine.span(), table, manifest);
   }
   mine = io::MappedArray<Event>();
   {
     ScopedTimer t(ctx.timers, "quarantine");
+    CpuTimer cpu_5(result.cpu_seconds[5]);
     const std::string qpath =
         opts.quarantine.empty() ? io::default_quarantine_path(opts.store) : opts.quarantine;
     // Lines: this rank's first line of each file is after the lines of lower ranks.
@@ -616,11 +655,20 @@ int run_ingest_command(Context& ctx, const IngestOptions& opts) {
   const auto stats = par::reduce_timers(ctx.comm, ctx.timers);
   par::log_stage_stats(ctx.log, stats);
   const auto rss = par::reduce_peak_rss(ctx.comm);
+  std::array<double, kIngestStages.size()> cpu_max = r.cpu_seconds, cpu_sum = r.cpu_seconds;
+  ctx.comm.allreduce_max(std::span<double>(cpu_max));
+  ctx.comm.allreduce_sum(std::span<double>(cpu_sum));
   if (r.files_ingested > 0) {
-    ctx.log.info("ingest: ", fixed(static_cast<double>(r.input_bytes) / 1e6 / seconds, 1), " MB/s, ",
-                 human_count(static_cast<double>(r.rows_read) / seconds), " rows/s in ",
+    std::string cpu;
+    for (std::size_t i = 0; i < kIngestStages.size(); ++i)
+      cpu += std::string(i ? ", " : "") + kIngestStages[i] + " " + fixed(cpu_max[i], 3) + "/" +
+             fixed(cpu_sum[i] / ctx.comm.size(), 3);
+    ctx.log.info("ingest: cpu seconds per rank (max/avg): ", cpu);
+    ctx.log.info("ingest: ", fixed(static_cast<double>(r.input_bytes) / 1e6 / seconds, 1),
+                 " MB/s, ", human_count(static_cast<double>(r.rows_read) / seconds), " rows/s in ",
                  fixed(seconds, 2), " s; peak RSS per rank max ", human_bytes(rss.max), ", total ",
-                 human_bytes(rss.total), " (", fixed(rss.total / static_cast<double>(std::max<std::uint64_t>(r.rows_read, 1)), 1),
+                 human_bytes(rss.total), " (",
+                 fixed(rss.total / static_cast<double>(std::max<std::uint64_t>(r.rows_read, 1)), 1),
                  " B per row)");
   }
   return 0;

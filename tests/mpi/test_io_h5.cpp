@@ -27,7 +27,9 @@ std::string shared_path(Comm& comm, const std::string& name) {
 }
 
 // Rank r holds rows [start(r), start(r+1)) of a global sequence; rank 1 holds nothing.
-std::uint64_t rows_of(int rank) { return rank == 1 ? 0 : 37 + 101 * static_cast<std::uint64_t>(rank); }
+std::uint64_t rows_of(int rank) {
+  return rank == 1 ? 0 : 37 + 101 * static_cast<std::uint64_t>(rank);
+}
 std::uint64_t start_of(int rank) {
   std::uint64_t s = 0;
   for (int r = 0; r < rank; ++r) s += rows_of(r);
@@ -46,7 +48,8 @@ TEST(H5Parallel, WriteRowsAtExscanOffsetsAndReadAnySplit) {
   std::vector<double> matrix(mine * cols);
   for (std::uint64_t i = 0; i < mine; ++i) {
     ids[i] = (first + i) * 7919;
-    for (std::size_t c = 0; c < cols; ++c) matrix[i * cols + c] = static_cast<double>(first + i) + 0.25 * c;
+    for (std::size_t c = 0; c < cols; ++c)
+      matrix[i * cols + c] = static_cast<double>(first + i) + 0.25 * c;
   }
   {
     auto f = h5::File::create(comm, path);
@@ -78,7 +81,8 @@ TEST(H5Parallel, WriteRowsAtExscanOffsetsAndReadAnySplit) {
     const auto all = h5::read_all<double>(ms);  // independent, whole
     ASSERT_EQ(all.size(), total * cols);
     for (std::uint64_t i = 0; i < total; ++i)
-      for (std::size_t c = 0; c < cols; ++c) EXPECT_EQ(all[i * cols + c], static_cast<double>(i) + 0.25 * c);
+      for (std::size_t c = 0; c < cols; ++c)
+        EXPECT_EQ(all[i * cols + c], static_cast<double>(i) + 0.25 * c);
     EXPECT_EQ(f.root().open_dataset("users/nothing").rows(), 0u);
     EXPECT_EQ(h5::read_all<double>(f.root(), "replicated"), (std::vector<double>{3.5, 4.5}));
     EXPECT_EQ(h5::read_strings(f.root(), "labels"), (std::vector<std::string>{"vip", "dormant"}));
@@ -87,6 +91,36 @@ TEST(H5Parallel, WriteRowsAtExscanOffsetsAndReadAnySplit) {
               (std::vector<std::string>{"x", "y", "z"}));
     ds.close();
     ms.close();
+    f.close();
+  }
+  comm.barrier();
+  if (comm.rank() == 0) std::filesystem::remove(path);
+}
+
+TEST(H5Parallel, SlicedWritesEqualWholeColumnWrites) {
+  auto comm = Comm::world();
+  const auto path = shared_path(comm, "sliced.h5");
+  const std::uint64_t mine = rows_of(comm.rank()), first = start_of(comm.rank());
+  std::vector<std::uint32_t> whole(mine);
+  for (std::uint64_t i = 0; i < mine; ++i)
+    whole[i] = static_cast<std::uint32_t>((first + i) * 2654435761u);
+  {
+    auto f = h5::File::create(comm, path);
+    h5::write_rows<std::uint32_t>(comm, f.root(), "whole", whole);
+    // 12-byte slices: 3 rows each, so ranks need different numbers of slices (rank 1 none).
+    const auto off = h5::write_rows_sliced<std::uint32_t>(
+        comm, f.root(), "sliced", mine, [&](std::uint64_t i) { return whole[i]; }, 12);
+    EXPECT_EQ(off, first);
+    h5::write_rows_sliced<double>(comm, f.root(), "empty", 0, [](std::uint64_t) { return 1.0; });
+    f.close();
+  }
+  {
+    auto f = h5::File::open(comm, path, false);
+    const auto a = h5::read_all<std::uint32_t>(f.root(), "whole");
+    const auto b = h5::read_all<std::uint32_t>(f.root(), "sliced");
+    EXPECT_EQ(a.size(), start_of(comm.size()));
+    EXPECT_EQ(a, b);
+    EXPECT_EQ(f.root().open_dataset("empty").rows(), 0u);
     f.close();
   }
   comm.barrier();
@@ -118,14 +152,16 @@ TEST(H5Parallel, UpdateFileIsAtomicAndAppends) {
     f.close();
   }
   h5::update_file(comm, path, [&](h5::File& f) {
-    std::vector<std::uint32_t> mine(static_cast<std::size_t>(comm.rank()) + 1, static_cast<std::uint32_t>(comm.rank()));
+    std::vector<std::uint32_t> mine(static_cast<std::size_t>(comm.rank()) + 1,
+                                    static_cast<std::uint32_t>(comm.rank()));
     h5::write_rows<std::uint32_t>(comm, f.root(), "second", mine);
   });
   {
     auto f = h5::File::open(comm, path, false);
     EXPECT_EQ(h5::read_all<std::int32_t>(f.root(), "first"), std::vector<std::int32_t>{1});
     std::vector<std::uint32_t> expect;
-    for (int r = 0; r < comm.size(); ++r) expect.insert(expect.end(), static_cast<std::size_t>(r) + 1, static_cast<std::uint32_t>(r));
+    for (int r = 0; r < comm.size(); ++r)
+      expect.insert(expect.end(), static_cast<std::size_t>(r) + 1, static_cast<std::uint32_t>(r));
     EXPECT_EQ(h5::read_all<std::uint32_t>(f.root(), "second"), expect);
     f.close();
   }

@@ -1,12 +1,19 @@
 #pragma once
-// Streaming gzip decompression (zlib), multi-member aware. Errors are InputErrors naming the file.
+// Streaming gzip decompression, multi-member aware. Errors are InputErrors naming the file.
+// Decoder: ISA-L's igzip when available (see gzip_backend()), else zlib; same results and
+// messages either way.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ecom::io {
+
+// "isa-l" or "zlib": the decoder GzipReader uses now. ISA-L is used when libisal-dev was found
+// at build time and libisal.so.2 loads; ECOM_GZIP=zlib in the environment forces zlib.
+std::string_view gzip_backend();
 
 class GzipReader {
  public:
@@ -27,6 +34,8 @@ class GzipReader {
 
  private:
   bool refill();
+  void step();         // one decoding call
+  void next_member();  // resets the decoder for the next gzip member
   [[noreturn]] void corrupt(const std::string& detail) const;
 
   std::string path_;

@@ -77,18 +77,30 @@ class Id {
 // Maps C++ arithmetic types to HDF5 native types.
 template <class T>
 hid_t native_type() {
-  if constexpr (std::is_same_v<T, double>) return H5T_NATIVE_DOUBLE;
-  else if constexpr (std::is_same_v<T, float>) return H5T_NATIVE_FLOAT;
-  else if constexpr (std::is_same_v<T, char>) return H5T_NATIVE_CHAR;
-  else if constexpr (std::is_integral_v<T> && std::is_signed_v<T> && sizeof(T) == 1) return H5T_NATIVE_INT8;
-  else if constexpr (std::is_integral_v<T> && std::is_signed_v<T> && sizeof(T) == 2) return H5T_NATIVE_INT16;
-  else if constexpr (std::is_integral_v<T> && std::is_signed_v<T> && sizeof(T) == 4) return H5T_NATIVE_INT32;
-  else if constexpr (std::is_integral_v<T> && std::is_signed_v<T> && sizeof(T) == 8) return H5T_NATIVE_INT64;
-  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && sizeof(T) == 1) return H5T_NATIVE_UINT8;
-  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && sizeof(T) == 2) return H5T_NATIVE_UINT16;
-  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && sizeof(T) == 4) return H5T_NATIVE_UINT32;
-  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && sizeof(T) == 8) return H5T_NATIVE_UINT64;
-  else static_assert(sizeof(T) == 0, "no HDF5 native type for T");
+  if constexpr (std::is_same_v<T, double>)
+    return H5T_NATIVE_DOUBLE;
+  else if constexpr (std::is_same_v<T, float>)
+    return H5T_NATIVE_FLOAT;
+  else if constexpr (std::is_same_v<T, char>)
+    return H5T_NATIVE_CHAR;
+  else if constexpr (std::is_integral_v<T> && std::is_signed_v<T> && sizeof(T) == 1)
+    return H5T_NATIVE_INT8;
+  else if constexpr (std::is_integral_v<T> && std::is_signed_v<T> && sizeof(T) == 2)
+    return H5T_NATIVE_INT16;
+  else if constexpr (std::is_integral_v<T> && std::is_signed_v<T> && sizeof(T) == 4)
+    return H5T_NATIVE_INT32;
+  else if constexpr (std::is_integral_v<T> && std::is_signed_v<T> && sizeof(T) == 8)
+    return H5T_NATIVE_INT64;
+  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && sizeof(T) == 1)
+    return H5T_NATIVE_UINT8;
+  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && sizeof(T) == 2)
+    return H5T_NATIVE_UINT16;
+  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && sizeof(T) == 4)
+    return H5T_NATIVE_UINT32;
+  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && sizeof(T) == 8)
+    return H5T_NATIVE_UINT64;
+  else
+    static_assert(sizeof(T) == 0, "no HDF5 native type for T");
 }
 
 class PropList : public Id {
@@ -120,8 +132,8 @@ class Dataset : public Id {
   using Id::Id;
   Dataspace space() const;
   std::vector<hsize_t> dims() const;
-  std::uint64_t rows() const;        // first dimension (1 for a scalar)
-  std::uint64_t cols() const;        // product of the other dimensions (1 for 1-D)
+  std::uint64_t rows() const;  // first dimension (1 for a scalar)
+  std::uint64_t cols() const;  // product of the other dimensions (1 for 1-D)
   H5T_class_t type_class() const;
   std::size_t type_size() const;
   std::string name() const;
@@ -143,12 +155,12 @@ class Attributes {
   void set(const std::string& name, const char* value) const { set(name, std::string(value)); }
   void set(const std::string& name, const std::vector<std::string>& values) const;
   template <class T>
-    requires std::is_arithmetic_v<T>
+  requires std::is_arithmetic_v<T>
   void set(const std::string& name, T value) const {
     set_raw(name, native_type<T>(), &value, 1, true);
   }
   template <class T>
-    requires std::is_arithmetic_v<T>
+  requires std::is_arithmetic_v<T>
   void set(const std::string& name, const std::vector<T>& values) const {
     set_raw(name, native_type<T>(), values.data(), values.size(), false);
   }
@@ -156,15 +168,15 @@ class Attributes {
   std::string get_string(const std::string& name) const;  // variable or fixed length
   std::vector<std::string> get_strings(const std::string& name) const;
   template <class T>
-    requires std::is_arithmetic_v<T>
-  T get(const std::string& name) const {
+  requires std::is_arithmetic_v<T> T get(const std::string& name)
+  const {
     T v{};
     get_raw(name, native_type<T>(), &v, 1, true);
     return v;
   }
   template <class T>
-    requires std::is_arithmetic_v<T>
-  std::vector<T> get_vector(const std::string& name) const {
+  requires std::is_arithmetic_v<T> std::vector<T> get_vector(const std::string& name)
+  const {
     std::vector<T> v(count(name));
     get_raw(name, native_type<T>(), v.data(), v.size(), false);
     return v;
@@ -190,13 +202,12 @@ class Group : public Id {
   Group create_group(const std::string& path) const;   // creates intermediate groups too
   Group require_group(const std::string& path) const;  // open or create
   Dataset open_dataset(const std::string& path) const;
-  void remove(const std::string& path) const;          // unlinks (space is not reclaimed)
-  std::vector<std::string> children() const;           // link names, in name order
+  void remove(const std::string& path) const;  // unlinks (space is not reclaimed)
+  std::vector<std::string> children() const;   // link names, in name order
   Attributes attrs() const { return Attributes(get()); }
 
   // Creates a dataset of `type` with `dims` (collective on a parallel file).
-  Dataset create_dataset(const std::string& path, hid_t type,
-                         std::span<const hsize_t> dims) const;
+  Dataset create_dataset(const std::string& path, hid_t type, std::span<const hsize_t> dims) const;
 };
 
 class File {
@@ -238,10 +249,16 @@ std::uint64_t write_rows_bytes(par::Comm& comm, const Group& loc, const std::str
                                hid_t type, std::size_t elem_bytes, const void* local,
                                std::uint64_t local_rows, std::uint64_t cols, bool two_d,
                                std::size_t max_round_bytes);
+// A 1-D dataset of local_rows rows per rank whose values fill(first, n, out) produces, slice by
+// slice (slice_bytes at most), so that no whole column is ever held.
+std::uint64_t write_rows_sliced_bytes(
+    par::Comm& comm, const Group& loc, const std::string& name, hid_t type, std::size_t elem_bytes,
+    std::uint64_t local_rows, std::size_t slice_bytes,
+    const std::function<void(std::uint64_t, std::uint64_t, void*)>& fill);
 // comm == nullptr: a serial file (this process writes everything).
-void write_replicated_bytes(par::Comm* comm, const Group& loc, const std::string& name,
-                            hid_t type, std::size_t elem_bytes, const void* values,
-                            std::uint64_t rows, std::uint64_t cols, bool two_d);
+void write_replicated_bytes(par::Comm* comm, const Group& loc, const std::string& name, hid_t type,
+                            std::size_t elem_bytes, const void* values, std::uint64_t rows,
+                            std::uint64_t cols, bool two_d);
 void read_rows_bytes(par::Comm* comm, const Dataset& ds, hid_t type, std::size_t elem_bytes,
                      void* out, std::uint64_t first_row, std::uint64_t rows,
                      std::size_t max_round_bytes);
@@ -251,20 +268,33 @@ void read_rows_bytes(par::Comm* comm, const Dataset& ds, hid_t type, std::size_t
 // (1-D when cols == 1 and !force_2d, else rows x cols) and writes this rank's rows, row-major,
 // at the exscan offset of its row count. Returns the global row offset of this rank's rows.
 template <class T>
-  requires std::is_arithmetic_v<T>
-std::uint64_t write_rows(par::Comm& comm, const Group& loc, const std::string& name,
-                         std::span<const T> local, std::size_t cols = 1, bool force_2d = false,
-                         std::size_t max_round_bytes = kMaxRoundBytes) {
+requires std::is_arithmetic_v<T> std::uint64_t write_rows(
+    par::Comm& comm, const Group& loc, const std::string& name, std::span<const T> local,
+    std::size_t cols = 1, bool force_2d = false, std::size_t max_round_bytes = kMaxRoundBytes) {
   if (cols == 0) throw Error("h5::write_rows(" + name + "): cols == 0");
   if (local.size() % cols != 0) throw Error("h5::write_rows(" + name + "): size % cols != 0");
   return detail::write_rows_bytes(comm, loc, name, native_type<T>(), sizeof(T), local.data(),
-                                  local.size() / cols, cols, cols > 1 || force_2d,
-                                  max_round_bytes);
+                                  local.size() / cols, cols, cols > 1 || force_2d, max_round_bytes);
+}
+
+// Collective. Like write_rows for a 1-D dataset, but this rank's `local_rows` values are
+// produced by value(i) (i in [0, local_rows)) one slice of at most `slice_bytes` at a time:
+// memory is one slice, not a column (the event store writes its columns this way).
+template <class T, class Value>
+requires std::is_arithmetic_v<T> std::uint64_t write_rows_sliced(
+    par::Comm& comm, const Group& loc, const std::string& name, std::uint64_t local_rows,
+    Value&& value, std::size_t slice_bytes = std::size_t{4} << 20) {
+  return detail::write_rows_sliced_bytes(
+      comm, loc, name, native_type<T>(), sizeof(T), local_rows, slice_bytes,
+      [&value](std::uint64_t first, std::uint64_t n, void* out) {
+        auto* column = static_cast<T*>(out);  // byte storage: implicit objects
+        for (std::uint64_t i = 0; i < n; ++i) column[i] = static_cast<T>(value(first + i));
+      });
 }
 
 // Collective. Creates dataset `name` holding `values` (identical on every rank; rank 0 writes).
 template <class T>
-  requires std::is_arithmetic_v<T>
+requires std::is_arithmetic_v<T>
 void write_replicated(par::Comm& comm, const Group& loc, const std::string& name,
                       std::span<const T> values, std::size_t cols = 1, bool force_2d = false) {
   if (cols == 0 || values.size() % cols != 0)
@@ -280,22 +310,21 @@ void write_strings_serial(const Group& loc, const std::string& name,
                           const std::vector<std::string>& values);
 // Serial counterparts for files opened with open_serial/create_serial.
 template <class T>
-  requires std::is_arithmetic_v<T>
+requires std::is_arithmetic_v<T>
 void write_serial(const Group& loc, const std::string& name, std::span<const T> values,
                   std::size_t cols = 1, bool force_2d = false) {
   if (cols == 0 || values.size() % cols != 0)
     throw Error("h5::write_serial(" + name + "): size is not a multiple of cols");
-  detail::write_replicated_bytes(nullptr, loc, name, native_type<T>(),
-                                 sizeof(T), values.data(), values.size() / cols, cols,
-                                 cols > 1 || force_2d);
+  detail::write_replicated_bytes(nullptr, loc, name, native_type<T>(), sizeof(T), values.data(),
+                                 values.size() / cols, cols, cols > 1 || force_2d);
 }
 
 // Collective when `comm` is given (every rank joins, each with its own range, possibly empty):
 // reads rows [first_row, first_row + rows) of `ds` (all columns), row-major.
 template <class T>
-  requires std::is_arithmetic_v<T>
-std::vector<T> read_rows(par::Comm& comm, const Dataset& ds, std::uint64_t first_row,
-                         std::uint64_t rows, std::size_t max_round_bytes = kMaxRoundBytes) {
+requires std::is_arithmetic_v<T> std::vector<T> read_rows(
+    par::Comm& comm, const Dataset& ds, std::uint64_t first_row, std::uint64_t rows,
+    std::size_t max_round_bytes = kMaxRoundBytes) {
   std::vector<T> out(rows * ds.cols());
   detail::read_rows_bytes(&comm, ds, native_type<T>(), sizeof(T), out.data(), first_row, rows,
                           max_round_bytes);
@@ -303,8 +332,7 @@ std::vector<T> read_rows(par::Comm& comm, const Dataset& ds, std::uint64_t first
 }
 // Independent: reads the whole dataset on this rank (for small tables).
 template <class T>
-  requires std::is_arithmetic_v<T>
-std::vector<T> read_all(const Dataset& ds) {
+requires std::is_arithmetic_v<T> std::vector<T> read_all(const Dataset& ds) {
   const auto rows = ds.rows();
   std::vector<T> out(rows * ds.cols());
   detail::read_rows_bytes(nullptr, ds, native_type<T>(), sizeof(T), out.data(), 0, rows,
@@ -312,8 +340,8 @@ std::vector<T> read_all(const Dataset& ds) {
   return out;
 }
 template <class T>
-  requires std::is_arithmetic_v<T>
-std::vector<T> read_all(const Group& loc, const std::string& name) {
+requires std::is_arithmetic_v<T> std::vector<T> read_all(const Group& loc,
+                                                         const std::string& name) {
   return read_all<T>(loc.open_dataset(name));
 }
 // Independent: a 1-D dataset of fixed- or variable-length strings.

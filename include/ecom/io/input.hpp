@@ -104,6 +104,8 @@ class LineReader {
   std::uint64_t file_bytes_read() const { return source_->file_bytes_read(); }
   // Total bytes of the stream seen so far (decompressed for gzip).
   std::uint64_t stream_bytes() const { return consumed_; }
+  // Bytes of the line buffer: one chunk, more only while a line longer than that is read.
+  std::size_t buffer_bytes() const { return buf_.size(); }
 
  private:
   bool fill();  // reads more; false at the end of the source
@@ -111,7 +113,7 @@ class LineReader {
   std::unique_ptr<ByteSource> source_;
   std::vector<char> buf_;
   std::size_t chunk_;
-  std::size_t head_ = 0, tail_ = 0;  // unread bytes are buf_[head_, tail_)
+  std::size_t head_ = 0, tail_ = 0;   // unread bytes are buf_[head_, tail_)
   std::uint64_t buf_stream_pos_ = 0;  // stream offset of buf_[0]
   std::uint64_t consumed_ = 0;        // stream offset after the last yielded line
   std::uint64_t start_limit_;

@@ -21,9 +21,9 @@ struct IngestOptions {
   std::string key_file;             // secret pseudonymisation key
   std::string quarantine;           // rejected rows; "" -> store path with .h5 -> .quarantine.csv
   std::uint32_t vshards = 0;        // 0: the store's V, or par::kDefaultVShards for a new store
-  std::size_t shuffle_buffer_mb = 256;  // per-rank memory for the shuffle's buffers
-  std::size_t read_chunk_kb = 1024;     // read / inflate chunk
-  bool truncate_to_minute = false;      // privacy: event times truncated to the minute
+  std::size_t shuffle_buffer_mb = 32;    // per-rank memory for the shuffle's buffers
+  std::size_t read_chunk_kb = 1024;      // read / inflate chunk
+  bool truncate_to_minute = false;       // privacy: event times truncated to the minute
   std::string window_start, window_end;  // accepted event times [start, end); "" = unbounded
 };
 
@@ -39,7 +39,12 @@ struct IngestResult {
     return n;
   }
   int partition = -1;  // the new partition, -1 when nothing was ingested
+  // CPU seconds of this process per stage (kIngestStages order), for benchmarks: wall times
+  // mislead on a shared machine. MPI waits spin, so they count as CPU too.
+  std::array<double, 6> cpu_seconds{};
 };
+inline constexpr std::array<const char*, 6> kIngestStages = {"check", "read+parse", "shuffle",
+                                                             "sort",  "write",      "quarantine"};
 
 // Collective. Runs the ingest; timers under "ingest/..." in ctx.timers. Throws (collectively)
 // UserError for bad options, InputError for unusable input files.
