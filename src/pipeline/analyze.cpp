@@ -207,7 +207,8 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   auto& comm = ctx.comm;
   const auto& log = ctx.log;
   const auto& m = opts.model;
-  ScopedTimer total(ctx.timers, "analyze");
+  std::optional<ScopedTimer> total;  // stopped before run.json, which reports it
+  total.emplace(ctx.timers, "analyze");
 
   std::string run_time = opts.run_time.empty() ? utc_now_iso() : opts.run_time;
   comm.bcast(run_time, 0);
@@ -540,6 +541,7 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
     par::agree(comm, error, ExitCode::comm);
   }
   tw.reset();
+  total.reset();
 
   // run.json (rank 0), with stage timings reduced over ranks.
   const auto stages = par::reduce_timers(comm, ctx.timers);
