@@ -19,22 +19,22 @@ bool event_tag_less(const Event& a, const Event& b) {
   return file_tag(a) < file_tag(b);
 }
 
-void sort_events(std::span<Event> events) {
-  const std::size_t n = events.size();
-  if (n < 2) return;
-  constexpr std::size_t kPerBucket = 64;
-  if (n < 4 * kPerBucket) {
-    std::sort(events.begin(), events.end(), event_tag_less);
-    return;
-  }
+namespace {
+
+constexpr std::size_t kPerBucket = 64;                  // events per bucket of the fine pass
+constexpr std::size_t kCoarseBuckets = 1024;            // buckets of the coarse pass
+constexpr std::size_t kFineMax = std::size_t{1} << 16;  // events a fine pass takes at once (4 MiB)
+
+// Moves every event into its bucket in place (American flag sort: each event moves once) and
+// returns the bucket ends. Buckets split [lo, hi] of the users evenly, so bucket order is user
+// order.
+std::vector<std::size_t> bucket_pass(std::span<Event> events, std::size_t buckets) {
   std::uint64_t lo = events[0].user, hi = events[0].user;
   for (const Event& e : events) {
     lo = std::min(lo, e.user);
     hi = std::max(hi, e.user);
   }
-  const std::size_t buckets = n / kPerBucket;
   const u128 width = static_cast<u128>(hi - lo) + 1;
-  // Monotone in the user: bucket order is user order.
   auto bucket_of = [&](const Event& e) {
     return static_cast<std::size_t>(static_cast<u128>(e.user - lo) * buckets / width);
   };
@@ -42,7 +42,6 @@ void sort_events(std::span<Event> events) {
   for (const Event& e : events) ++next[bucket_of(e) + 1];
   for (std::size_t b = 1; b <= buckets; ++b) next[b] += next[b - 1];
   for (std::size_t b = 0; b < buckets; ++b) end[b] = next[b + 1];
-  // American flag sort: each event is moved at most once into its bucket.
   for (std::size_t b = 0; b < buckets; ++b) {
     while (next[b] < end[b]) {
       Event e = events[next[b]];
@@ -54,11 +53,45 @@ void sort_events(std::span<Event> events) {
       events[next[b]++] = e;
     }
   }
+  return end;
+}
+
+// Fine pass: buckets of about kPerBucket events, then std::sort of each.
+void sort_fine(std::span<Event> events) {
+  const std::size_t n = events.size();
+  if (n < 4 * kPerBucket) {
+    std::sort(events.begin(), events.end(), event_tag_less);
+    return;
+  }
+  const auto end = bucket_pass(events, n / kPerBucket);
   std::size_t start = 0;
-  for (std::size_t b = 0; b < buckets; ++b) {
+  for (const std::size_t e : end) {
     std::sort(events.begin() + static_cast<std::ptrdiff_t>(start),
-              events.begin() + static_cast<std::ptrdiff_t>(end[b]), event_tag_less);
-    start = end[b];
+              events.begin() + static_cast<std::ptrdiff_t>(e), event_tag_less);
+    start = e;
+  }
+}
+
+}  // namespace
+
+void sort_events(std::span<Event> events) {
+  const std::size_t n = events.size();
+  if (n < 2) return;
+  if (n <= kFineMax) {
+    sort_fine(events);
+    return;
+  }
+  // Large inputs: a coarse pass first, so that the fine pass (random moves) works on pieces that
+  // fit in the cache. Each piece is then sorted the same way.
+  const auto end = bucket_pass(events, std::min(kCoarseBuckets, n / (kFineMax / 4)));
+  std::size_t start = 0;
+  for (const std::size_t e : end) {
+    if (e - start == n) {  // one user range holds everything (e.g. a single user): no progress
+      sort_fine(events);
+      return;
+    }
+    sort_events(events.subspan(start, e - start));
+    start = e;
   }
 }
 

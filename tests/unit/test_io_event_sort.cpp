@@ -35,7 +35,7 @@ bool same_bytes(const Event& a, const Event& b) { return std::memcmp(&a, &b, siz
 
 TEST(EventSort, SameAsStdSort) {
   std::mt19937_64 rng(1);
-  for (std::size_t n : {0u, 1u, 2u, 100u, 300u, 5000u, 100000u}) {
+  for (std::size_t n : {0u, 1u, 2u, 100u, 300u, 5000u, 100000u, 300000u}) {
     for (bool narrow : {false, true}) {
       auto v = random_events(rng, n, narrow);
       auto ref = v;
@@ -46,6 +46,13 @@ TEST(EventSort, SameAsStdSort) {
       for (std::size_t i = 1; i < n; ++i) ASSERT_FALSE(event_less(v[i], v[i - 1]));
     }
   }
+  // One user only, more events than one fine pass takes.
+  std::vector<Event> one = random_events(rng, 70000, false);
+  for (auto& e : one) e.user = 42;
+  auto one_ref = one;
+  std::sort(one_ref.begin(), one_ref.end(), event_tag_less);
+  sort_events(one);
+  for (std::size_t i = 0; i < one.size(); ++i) ASSERT_TRUE(same_bytes(one[i], one_ref[i]));
   // Extreme users (0 and max) in one run.
   std::vector<Event> edge = random_events(rng, 1000, false);
   edge[3].user = 0;
@@ -68,7 +75,8 @@ TEST(EventSort, DuplicatesRemovedAgainstReference) {
   }
   sort_events(v);
   std::map<int, std::size_t> removed_by_file;
-  const std::size_t kept = remove_duplicates(v, [&](const Event& e) { ++removed_by_file[file_tag(e)]; });
+  const std::size_t kept =
+      remove_duplicates(v, [&](const Event& e) { ++removed_by_file[file_tag(e)]; });
   ASSERT_EQ(kept, ref.size());
   std::size_t i = 0;
   for (const auto& [key, e] : ref) ASSERT_TRUE(same_bytes(v[i++], e));
