@@ -114,7 +114,9 @@ def ingest(label):
     wall = {s: float(re.search(rf"time ingest/{re.escape(s)}: min [\d.]+ s, avg [\d.]+ s, max ([\d.]+) s", log)[1])
             for s in stages}
     total = float(re.search(r"time ingest: min [\d.]+ s, avg [\d.]+ s, max ([\d.]+) s", log)[1])
-    cpu_line = re.search(r"cpu seconds per rank \(max/avg\): (.*)", log)[1]
+    cpu_line = re.search(r"cpu seconds per rank \(max/avg\): (.*); all stages, max over ranks ([\d.]+)", log)
+    cpu_total = float(cpu_line[2])
+    cpu_line = cpu_line[1]
     cpu = {s: tuple(float(x) for x in v.split("/")) for s, v in
            (re.match(r"(\S+) ([\d.]+/[\d.]+)", part).groups() for part in cpu_line.split(", "))}
     rss = re.search(r"peak RSS per rank max ([\d.]+) (\w+), total ([\d.]+) (\w+) \(([\d.]+) B per row\)", log)
@@ -122,7 +124,7 @@ def ingest(label):
     decoder = re.search(r"gzip decoder (\S+)", log)[1]
     return dict(wall=wall, total=total, cpu=cpu, rss_max=float(rss[1]) * unit[rss[2]],
                 rss_total=float(rss[3]) * unit[rss[4]], bytes_per_row=float(rss[5]),
-                process=timefile(label), decoder=decoder)
+                process=timefile(label), decoder=decoder, cpu_total=cpu_total)
 
 plain, gz = ingest("plain"), ingest("gzip")
 zcat = timefile("zcat")
@@ -153,15 +155,26 @@ p(f"zcat FILE > /dev/null: wall {zcat[0]:.2f} s, cpu {zcat[1]:.2f} s")
 p(f"DuckDB q1 (per-user event counts): wall {dq1[0]:.2f} s, cpu {dq1[1]:.2f} s, peak RSS {dq1[2] / 1024:.0f} MiB")
 p(f"DuckDB q2 (per-user counts per type, spend, distinct sessions/products/brands/codes, time range: every column parsed): "
   f"wall {dq2[0]:.2f} s, cpu {dq2[1]:.2f} s, peak RSS {dq2[2] / 1024:.0f} MiB")
+# On a shared machine wall times measure the neighbours too. CPU seconds do not: with a core
+# per rank, a rank never sleeps (MPI waits spin), so the ingest's wall time is the largest
+# per-rank CPU time over all stages; zcat's estimate is its CPU time (one thread), DuckDB's its
+# CPU time / threads (perfect scaling: favours DuckDB).
+est = {n: r["cpu_total"] for n, r in (("plain", plain), ("gzip", gz))}
+est_zcat, est_duck = zcat[1], dq1[1] / threads
+p(f"unloaded estimates (CPU-based, see the script): plain ingest {est['plain']:.2f} s = "
+  f"{mb / est['plain'] / ranks:.1f} MB/s per rank; gzip ingest {est['gzip']:.2f} s; zcat {est_zcat:.2f} s; "
+  f"DuckDB q1 {est_duck:.2f} s, q2 {dq2[1] / threads:.2f} s")
 p("")
-p("targets (figures, not tests):")
+p("targets (figures, not tests), measured wall time [unloaded estimate]:")
 pt = plain["total"]
-p(f"  plain >= 150 MB/s per rank end to end: {mb / pt / ranks:.1f} MB/s per rank "
-  f"({'met' if mb / pt / ranks >= 150 else 'missed'})")
+verdict = lambda ok: "met" if ok else "missed"
+p(f"  plain >= 150 MB/s per rank end to end: {mb / pt / ranks:.1f} MB/s per rank ({verdict(mb / pt / ranks >= 150)}) "
+  f"[{mb / est['plain'] / ranks:.1f} MB/s per rank ({verdict(mb / est['plain'] / ranks >= 150)})]")
 p(f"  gzip within 1.3x of zcat: ingest {gz['total']:.2f} s / zcat {zcat[0]:.2f} s = {gz['total'] / zcat[0]:.2f}x "
-  f"({'met' if gz['total'] <= 1.3 * zcat[0] else 'missed'}); whole command {gz['process'][0] / zcat[0]:.2f}x")
+  f"({verdict(gz['total'] <= 1.3 * zcat[0])}) [{est['gzip'] / est_zcat:.2f}x ({verdict(est['gzip'] <= 1.3 * est_zcat)})]")
 p(f"  faster than DuckDB per-user counts: ingest {pt:.2f} s vs DuckDB q1 {dq1[0]:.2f} s = {pt / dq1[0]:.2f}x "
-  f"({'met' if pt < dq1[0] else 'missed'}); vs q2 {dq2[0]:.2f} s = {pt / dq2[0]:.2f}x")
+  f"({verdict(pt < dq1[0])}) [{est['plain'] / est_duck:.2f}x ({verdict(est['plain'] < est_duck)})]; "
+  f"vs q2 {dq2[0]:.2f} s = {pt / dq2[0]:.2f}x")
 p(f"  <= 80 bytes per input event peak (all ranks): plain {plain['bytes_per_row']:.1f}, gzip {gz['bytes_per_row']:.1f} "
   f"({'met' if max(plain['bytes_per_row'], gz['bytes_per_row']) <= 80 else 'missed'})")
 print("\n".join(out))
