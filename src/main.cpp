@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   ecom::add_pseudonymize_command(app, action);
   ecom::add_synth_command(app, action);
   ecom::add_analysis_commands(app, action);
+  ecom::add_score_command(app, action);
   // --- end of subcommands ---
 
   try {

@@ -45,7 +45,10 @@ void als_cholesky_solve(int k, const T* gram, const T* rows, const std::uint32_t
                         const T* conf, std::size_t n, T* x, T* scratch) {
   kernel::cholesky_solve(k, gram, rows, idx, conf, n, x, scratch);
 }
-template <class T> T als_dot(int k, const T* a, const T* b) { return kernel::dot(k, a, b); }
+template <class T>
+T als_dot(int k, const T* a, const T* b) {
+  return kernel::dot(k, a, b);
+}
 
 template void als_cg_solve<double>(int, const double*, const double*, const std::uint32_t*,
                                    const double*, std::size_t, int, double*, double*);
@@ -102,8 +105,7 @@ void solve_rows(int k, const float* g, const float* o, const std::uint64_t* p,
 
 // Partial Gram (upper triangle, double) of a run of rows: g[a*k+b] += x_a x_b for b >= a.
 template <class T>
-ECOM_INLINE void gram_add_rows_impl(int k, const T* rows, std::size_t n, double* g,
-                                    double* xd) {
+ECOM_INLINE void gram_add_rows_impl(int k, const T* rows, std::size_t n, double* g, double* xd) {
   for (std::size_t r = 0; r < n; ++r) {
     const T* x = rows + r * static_cast<std::size_t>(k);
     for (int a = 0; a < k; ++a) xd[a] = static_cast<double>(x[a]);
@@ -134,8 +136,8 @@ struct PairRecord {
   std::uint64_t user;
   std::uint64_t product;
   double strength;
-  std::uint32_t train;   // 1: a training pair
-  std::int32_t source;   // rank of the user owner
+  std::uint32_t train;  // 1: a training pair
+  std::int32_t source;  // rank of the user owner
 };
 static_assert(sizeof(PairRecord) == 32);
 
@@ -156,23 +158,22 @@ std::uint32_t index_of(const std::vector<HashedProduct>& sorted, std::uint64_t p
 template <class T>
 struct Side {
   std::size_t n_rows = 0;
-  std::vector<std::uint64_t> ptr;   // CSR over training pairs: n_rows + 1
-  std::vector<std::uint32_t> col;   // index into the received rows of the other side
-  std::vector<T> conf;              // c = 1 + alpha r
+  std::vector<std::uint64_t> ptr;     // CSR over training pairs: n_rows + 1
+  std::vector<std::uint32_t> col;     // index into the received rows of the other side
+  std::vector<T> conf;                // c = 1 + alpha r
   std::vector<std::uint32_t> vshard;  // vshard of each row (rows are grouped by it)
-  std::vector<T> factors;           // n_rows x k
+  std::vector<T> factors;             // n_rows x k
   // Plan: rows of this side sent to each rank (indices grouped by destination), and how many
   // rows of the other side arrive (in the order `col` refers to).
   std::vector<std::uint32_t> send_rows;
   std::vector<std::uint64_t> send_counts;  // per destination rank, in rows
   std::size_t recv_rows = 0;
-  std::vector<T> other;             // received rows of the other side: recv_rows x k
+  std::vector<T> other;  // received rows of the other side: recv_rows x k
 };
 
 // Sends this side's rows along the plan; fills `to.other`.
 template <class T>
-void send_factors(par::Comm& comm, const Side<T>& from, Side<T>& to, int k,
-                  std::size_t budget) {
+void send_factors(par::Comm& comm, const Side<T>& from, Side<T>& to, int k, std::size_t budget) {
   const auto kk = static_cast<std::size_t>(k);
   std::vector<T> buf(from.send_rows.size() * kk);
   for (std::size_t i = 0; i < from.send_rows.size(); ++i)
@@ -254,10 +255,14 @@ AlsModel train_impl(par::Comm& comm, std::span<const std::uint64_t> users,
 
   // ---- validate local input (agreed across ranks) ----
   std::string problem;
-  if (k < 1 || k > 1024) problem = "als: factors must lie in [1, 1024]";
-  else if (!(cfg.regularization >= 0.0)) problem = "als: regularization must be >= 0";
-  else if (!(cfg.alpha >= 0.0)) problem = "als: alpha must be >= 0";
-  else if (cfg.iterations < 0 || cfg.cg_steps < 1) problem = "als: iterations >= 0, cg_steps >= 1";
+  if (k < 1 || k > 1024)
+    problem = "als: factors must lie in [1, 1024]";
+  else if (!(cfg.regularization >= 0.0))
+    problem = "als: regularization must be >= 0";
+  else if (!(cfg.alpha >= 0.0))
+    problem = "als: alpha must be >= 0";
+  else if (cfg.iterations < 0 || cfg.cg_steps < 1)
+    problem = "als: iterations >= 0, cg_steps >= 1";
   for (std::size_t i = 1; i < users.size() && problem.empty(); ++i)
     if (!(users[i - 1] < users[i])) problem = "als: users are not sorted and unique";
   for (std::size_t i = 1; i < interactions.size() && problem.empty(); ++i) {
@@ -285,11 +290,10 @@ AlsModel train_impl(par::Comm& comm, std::span<const std::uint64_t> users,
   for (const Interaction& it : interactions)
     if (is_train(it)) needed_items.push_back({product_hash(it.product), it.product});
   std::sort(needed_items.begin(), needed_items.end());
-  needed_items.erase(std::unique(needed_items.begin(), needed_items.end(),
-                                 [](const HashedProduct& a, const HashedProduct& b) {
-                                   return a.hash == b.hash;
-                                 }),
-                     needed_items.end());
+  needed_items.erase(
+      std::unique(needed_items.begin(), needed_items.end(),
+                  [](const HashedProduct& a, const HashedProduct& b) { return a.hash == b.hash; }),
+      needed_items.end());
   us.recv_rows = needed_items.size();
   us.ptr.assign(us.n_rows + 1, 0);
   us.vshard.resize(us.n_rows);
@@ -338,11 +342,10 @@ AlsModel train_impl(par::Comm& comm, std::span<const std::uint64_t> users,
   owned.reserve(in_pairs.size());
   for (const PairRecord& r : in_pairs) owned.push_back({product_hash(r.product), r.product});
   std::sort(owned.begin(), owned.end());
-  owned.erase(std::unique(owned.begin(), owned.end(),
-                          [](const HashedProduct& a, const HashedProduct& b) {
-                            return a.hash == b.hash;
-                          }),
-              owned.end());
+  owned.erase(
+      std::unique(owned.begin(), owned.end(),
+                  [](const HashedProduct& a, const HashedProduct& b) { return a.hash == b.hash; }),
+      owned.end());
   is.n_rows = owned.size();
   model.items.resize(is.n_rows);
   is.vshard.resize(is.n_rows);
@@ -419,8 +422,8 @@ AlsModel train_impl(par::Comm& comm, std::span<const std::uint64_t> users,
   model.setup_seconds = std::chrono::duration<double>(clock::now() - t_setup).count();
   if (log)
     log->info("als: ", sizes[0], " users, ", sizes[1], " products, ", sizes[2],
-              " training pairs; k=", k, " lambda=", cfg.regularization, " alpha=", cfg.alpha,
-              " ", cfg.cholesky ? std::string("cholesky") : "cg(" + std::to_string(cfg.cg_steps) + ")",
+              " training pairs; k=", k, " lambda=", cfg.regularization, " alpha=", cfg.alpha, " ",
+              cfg.cholesky ? std::string("cholesky") : "cg(" + std::to_string(cfg.cg_steps) + ")",
               " ", name_of(model.precision), "; setup ", fixed(model.setup_seconds, 2), " s");
 
   // ---- resume from a checkpoint (pipeline hook) ----
@@ -430,7 +433,8 @@ AlsModel train_impl(par::Comm& comm, std::span<const std::uint64_t> users,
       const bool fits = s->iteration >= 0 && s->iteration <= cfg.iterations &&
                         s->user_factors.size() == us.factors.size() &&
                         s->item_factors.size() == is.factors.size();
-      par::agree(comm, fits ? "" : "als: the checkpoint does not fit this training", ExitCode::internal);
+      par::agree(comm, fits ? "" : "als: the checkpoint does not fit this training",
+                 ExitCode::internal);
       std::transform(s->user_factors.begin(), s->user_factors.end(), us.factors.begin(),
                      [](double v) { return static_cast<T>(v); });
       std::transform(s->item_factors.begin(), s->item_factors.end(), is.factors.begin(),
@@ -445,25 +449,41 @@ AlsModel train_impl(par::Comm& comm, std::span<const std::uint64_t> users,
   };
 
   std::vector<T> scratch(als_scratch_size(k));
+  auto since = [](clock::time_point t) {
+    return std::chrono::duration<double>(clock::now() - t).count();
+  };
   std::vector<double> gram_y = exact_gram(comm, is, k);
   for (int iter = first_iter; iter < cfg.iterations; ++iter) {
     const auto t0 = clock::now();
     // users: X = argmin given Y
+    auto tp = clock::now();
     send_factors(comm, is, us, k, cfg.exchange_budget_bytes);
+    model.exchange_seconds += since(tp);
+    tp = clock::now();
     {
       const std::vector<T> g = regularised<T>(gram_y, k, cfg.regularization);
       solve_rows(k, g.data(), us.other.data(), us.ptr.data(), us.col.data(), us.conf.data(),
                  us.n_rows, cfg.cg_steps, cfg.cholesky, us.factors.data(), scratch.data());
     }
+    model.solve_seconds += since(tp);
+    tp = clock::now();
     const std::vector<double> gram_x = exact_gram(comm, us, k);
+    model.gram_seconds += since(tp);
     // items: Y = argmin given X
+    tp = clock::now();
     send_factors(comm, us, is, k, cfg.exchange_budget_bytes);
+    model.exchange_seconds += since(tp);
+    tp = clock::now();
     {
       const std::vector<T> g = regularised<T>(gram_x, k, cfg.regularization);
       solve_rows(k, g.data(), is.other.data(), is.ptr.data(), is.col.data(), is.conf.data(),
                  is.n_rows, cfg.cg_steps, cfg.cholesky, is.factors.data(), scratch.data());
     }
+    model.solve_seconds += since(tp);
+    tp = clock::now();
     gram_y = exact_gram(comm, is, k);
+    model.gram_seconds += since(tp);
+    tp = clock::now();
     if (cfg.compute_loss) {
       // Observed pairs: c (1 - s)^2 - s^2 (the s^2 of every pair is tr(X^T X Y^T Y)).
       par::ExactVector observed(1);
@@ -487,6 +507,7 @@ AlsModel train_impl(par::Comm& comm, std::span<const std::uint64_t> users,
       }
       model.loss.push_back(obs + all_pairs + cfg.regularization * (trace_x + trace_y));
     }
+    model.loss_seconds += since(tp);
     model.iteration_seconds.push_back(std::chrono::duration<double>(clock::now() - t0).count());
     if (log) {
       std::ostringstream os;

@@ -39,7 +39,8 @@ ECOM_INLINE void symv(int k, const T* g, const T* v, T* out) {
     const T* g1 = g0 + k;
     const T* g2 = g1 + k;
     const T* g3 = g2 + k;
-    for (int a = 0; a < k; ++a) out[a] = (((out[a] + v0 * g0[a]) + v1 * g1[a]) + v2 * g2[a]) + v3 * g3[a];
+    for (int a = 0; a < k; ++a)
+      out[a] = (((out[a] + v0 * g0[a]) + v1 * g1[a]) + v2 * g2[a]) + v3 * g3[a];
   }
   for (; b < k; ++b) {
     const T vb = v[b];
@@ -51,8 +52,8 @@ ECOM_INLINE void symv(int k, const T* g, const T* v, T* out) {
 // Conjugate gradient on (G + sum_t (c_t-1) y_t y_t^T) x = sum_t c_t y_t, warm-started from x,
 // as in Takacs et al. and the `implicit` library: r = b - A x, then `steps` CG steps.
 template <class T>
-ECOM_INLINE void cg_solve(int k, const T* g, const T* rows, const std::uint32_t* idx,
-                          const T* conf, std::size_t n, int steps, T* x, T* scratch) {
+ECOM_INLINE void cg_solve(int k, const T* g, const T* rows, const std::uint32_t* idx, const T* conf,
+                          std::size_t n, int steps, T* x, T* scratch) {
   T* r = scratch;
   T* p = scratch + k;
   T* ap = scratch + 2 * k;

@@ -17,9 +17,12 @@ namespace ecom::ml {
 
 const char* name_of(RecSource s) {
   switch (s) {
-    case RecSource::als: return "als";
-    case RecSource::category_popular: return "category_popular";
-    case RecSource::popular: return "popular";
+    case RecSource::als:
+      return "als";
+    case RecSource::category_popular:
+      return "category_popular";
+    case RecSource::popular:
+      return "popular";
   }
   return "?";
 }
@@ -33,9 +36,12 @@ Exclusion parse_exclusion(const std::string& s) {
 
 const char* name_of(Exclusion e) {
   switch (e) {
-    case Exclusion::none: return "none";
-    case Exclusion::purchased: return "purchased";
-    case Exclusion::interacted: return "interacted";
+    case Exclusion::none:
+      return "none";
+    case Exclusion::purchased:
+      return "purchased";
+    case Exclusion::interacted:
+      return "interacted";
   }
   return "?";
 }
@@ -138,8 +144,8 @@ void score_block(int k, const double* xs, std::size_t n, const double* p, std::s
                  double* out, std::size_t stride) {
   score_block_f64(k, xs, n, p, np, out, stride);
 }
-void score_block(int k, const float* xs, std::size_t n, const float* p, std::size_t np,
-                 float* out, std::size_t stride) {
+void score_block(int k, const float* xs, std::size_t n, const float* p, std::size_t np, float* out,
+                 std::size_t stride) {
   score_block_f32(k, xs, n, p, np, out, stride);
 }
 
@@ -157,11 +163,11 @@ ECOM_INLINE T max_of_impl(const T* s, std::size_t n) {
   return r;
 }
 __attribute__((target_clones("default", "avx2", "avx512f"))) double max_of_f64(const double* s,
-                                                                            std::size_t n) {
+                                                                               std::size_t n) {
   return max_of_impl(s, n);
 }
 __attribute__((target_clones("default", "avx2", "avx512f"))) float max_of_f32(const float* s,
-                                                                           std::size_t n) {
+                                                                              std::size_t n) {
   return max_of_impl(s, n);
 }
 double max_of(const double* s, std::size_t n) { return max_of_f64(s, n); }
@@ -228,8 +234,7 @@ class Scorer {
     out_.resize(nu4 * stride);
     for (std::size_t p0 = 0; p0 < n_panels_; p0 += kBlockPanels) {
       const std::size_t np = std::min(kBlockPanels, n_panels_ - p0);
-      score_block(k_, xs_.data(), nu4, panels_.data() + p0 * kk * kLanes, np, out_.data(),
-                  stride);
+      score_block(k_, xs_.data(), nu4, panels_.data() + p0 * kk * kLanes, np, out_.data(), stride);
       const std::size_t first = p0 * kLanes;
       const std::size_t end = std::min(n_, (p0 + np) * kLanes);
       if (first >= end) continue;
@@ -297,8 +302,7 @@ ECOM_INLINE void scan_block(const T* scores, std::size_t first, std::size_t end,
       const T s = scores[i - first];
       if (s < top.threshold()) continue;
       const auto item = static_cast<std::uint32_t>(i);
-      if (!excluded.empty() && std::binary_search(excluded.begin(), excluded.end(), item))
-        continue;
+      if (!excluded.empty() && std::binary_search(excluded.begin(), excluded.end(), item)) continue;
       top.offer(s, item);
     }
   }
@@ -334,10 +338,9 @@ struct PopularityOrder {
     };
     std::sort(global.begin(), global.end(), more_popular);
     by_category = global;
-    std::stable_sort(by_category.begin(), by_category.end(),
-                     [&](std::uint32_t a, std::uint32_t b) {
-                       return cat.category[a] < cat.category[b];
-                     });
+    std::stable_sort(by_category.begin(), by_category.end(), [&](std::uint32_t a, std::uint32_t b) {
+      return cat.category[a] < cat.category[b];
+    });
     std::size_t i = 0;
     while (i < by_category.size()) {
       std::size_t j = i;
@@ -363,8 +366,7 @@ std::vector<T> rows_as(const std::vector<double>& rows) {
 // ---- top-N --------------------------------------------------------------------------
 
 template <class T>
-std::vector<Recommendation> top_n_impl(par::Comm& comm, const AlsModel& model,
-                                       const Catalogue& cat,
+std::vector<Recommendation> top_n_impl(par::Comm& comm, const AlsModel& model, const Catalogue& cat,
                                        std::span<const Interaction> interactions,
                                        const RecommendConfig& cfg, TopNStats* stats) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -406,9 +408,10 @@ std::vector<Recommendation> top_n_impl(par::Comm& comm, const AlsModel& model,
         tops[t].clear();
         exclusions(served[b + t], excl[t]);
       }
-      scorer.score(xs.data(), nb, [&](std::size_t t, const T* s, std::size_t first, std::size_t end) {
-        scan_block(s, first, end, tops[t], excl[t]);
-      });
+      scorer.score(xs.data(), nb,
+                   [&](std::size_t t, const T* s, std::size_t first, std::size_t end) {
+                     scan_block(s, first, end, tops[t], excl[t]);
+                   });
       for (std::size_t t = 0; t < nb; ++t) {
         const std::size_t u = served[b + t];
         auto& rows = per_user[u];
@@ -452,15 +455,17 @@ std::vector<Recommendation> top_n_impl(par::Comm& comm, const AlsModel& model,
         const std::uint64_t c = interactions[t].category_id;
         auto it = std::find_if(cat_counts.begin(), cat_counts.end(),
                                [c](const auto& e) { return e.first == c; });
-        if (it == cat_counts.end()) cat_counts.push_back({c, 1});
-        else ++it->second;
+        if (it == cat_counts.end())
+          cat_counts.push_back({c, 1});
+        else
+          ++it->second;
       }
       std::sort(cat_counts.begin(), cat_counts.end(), [](const auto& a, const auto& b) {
         if (a.second != b.second) return a.second > b.second;
         return a.first < b.first;
       });
-      const std::size_t n_cats =
-          std::min(cat_counts.size(), static_cast<std::size_t>(std::max(0, cfg.fallback_categories)));
+      const std::size_t n_cats = std::min(
+          cat_counts.size(), static_cast<std::size_t>(std::max(0, cfg.fallback_categories)));
       for (std::size_t c = 0; c < n_cats && rows.size() < cap; ++c) {
         const auto [b, e] = order.category_range(cat_counts[c].first);
         for (std::size_t i = b; i < e && rows.size() < cap; ++i)
@@ -492,8 +497,7 @@ std::vector<Recommendation> top_n_impl(par::Comm& comm, const AlsModel& model,
     const auto distinct = std::count(recommended.begin(), recommended.end(), 1);
     stats->coverage =
         cat.size() ? static_cast<double>(distinct) / static_cast<double>(cat.size()) : 0.0;
-    stats->seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    stats->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
   return out;
 }
@@ -501,9 +505,9 @@ std::vector<Recommendation> top_n_impl(par::Comm& comm, const AlsModel& model,
 // ---- evaluation ---------------------------------------------------------------------------
 
 struct EvalUser {
-  std::size_t user;                   // index into model.users
-  std::vector<std::uint32_t> train;   // catalogue indices, sorted
-  std::vector<std::uint32_t> test;    // catalogue indices, sorted
+  std::size_t user;                     // index into model.users
+  std::vector<std::uint32_t> train;     // catalogue indices, sorted
+  std::vector<std::uint32_t> test;      // catalogue indices, sorted
   std::vector<std::uint64_t> relevant;  // test products, sorted
 };
 
@@ -592,18 +596,20 @@ Evaluation evaluate_impl(par::Comm& comm, const AlsModel& model, const Catalogue
         tops[t].clear();
         pos_scores[t].clear();
         train_scores[t].clear();
-        for (std::uint32_t i : e.test) pos_scores[t].push_back(als_score(k, x, ys_all.data() + i * kk));
+        for (std::uint32_t i : e.test)
+          pos_scores[t].push_back(als_score(k, x, ys_all.data() + i * kk));
         for (std::uint32_t i : e.train)
           train_scores[t].push_back(als_score(k, x, ys_all.data() + i * kk));
         gt[t].assign(e.test.size(), 0);
         eq[t].assign(e.test.size(), 0);
       }
-      scorer.score(xs.data(), nb, [&](std::size_t t, const T* s, std::size_t first, std::size_t end) {
-        scan_block(s, first, end, tops[t], eval_users[b + t].train);
-        if (cfg.auc)
-          for (std::size_t p = 0; p < pos_scores[t].size(); ++p)
-            count_cmp(s, end - first, pos_scores[t][p], gt[t][p], eq[t][p]);
-      });
+      scorer.score(xs.data(), nb,
+                   [&](std::size_t t, const T* s, std::size_t first, std::size_t end) {
+                     scan_block(s, first, end, tops[t], eval_users[b + t].train);
+                     if (cfg.auc)
+                       for (std::size_t p = 0; p < pos_scores[t].size(); ++p)
+                         count_cmp(s, end - first, pos_scores[t][p], gt[t][p], eq[t][p]);
+                   });
       for (std::size_t t = 0; t < nb; ++t) {
         const EvalUser& e = eval_users[b + t];
         ranked.clear();
@@ -762,6 +768,52 @@ Evaluation evaluate_holdout(par::Comm& comm, const AlsModel& model, const Catalo
   return evaluate_impl<double>(comm, model, catalogue, interactions, config);
 }
 
+AlsModel fold_in_users(const Catalogue& cat, std::span<const std::uint64_t> users,
+                       std::span<const Interaction> interactions, double alpha,
+                       double regularization) {
+  const int k = cat.factors;
+  const auto kk = static_cast<std::size_t>(k);
+  AlsModel m;
+  m.factors = k;
+  m.precision = FactorPrecision::float64;
+  m.users.assign(users.begin(), users.end());
+  m.user_train_count.assign(users.size(), 0);
+  m.user_factors.assign(users.size() * kk, 0.0);
+  if (k < 1 || cat.item_factors.size() != cat.size() * kk)
+    throw Error("fold-in: the catalogue's item factors do not match its products");
+  // Y^T Y + lambda I, rows in product order (upper triangle, mirrored).
+  std::vector<double> gram(kk * kk, 0.0);
+  for (std::size_t i = 0; i < cat.size(); ++i) {
+    const double* y = cat.item_factors.data() + i * kk;
+    for (std::size_t a = 0; a < kk; ++a)
+      for (std::size_t b = a; b < kk; ++b) gram[a * kk + b] += y[a] * y[b];
+  }
+  for (std::size_t a = 0; a < kk; ++a) {
+    gram[a * kk + a] += regularization;
+    for (std::size_t b = a + 1; b < kk; ++b) gram[b * kk + a] = gram[a * kk + b];
+  }
+  const auto off = pair_offsets(users, interactions);
+  std::vector<std::uint32_t> idx;
+  std::vector<double> conf, scratch(als_scratch_size(k));
+  for (std::size_t u = 0; u < users.size(); ++u) {
+    idx.clear();
+    conf.clear();
+    for (std::size_t t = off[u]; t < off[u + 1]; ++t) {
+      const Interaction& it = interactions[t];
+      if (!(it.strength > 0.0)) continue;
+      const std::size_t i = cat.index_of(it.product);
+      if (i >= cat.size()) continue;
+      idx.push_back(static_cast<std::uint32_t>(i));
+      conf.push_back(1.0 + alpha * it.strength);
+    }
+    if (idx.empty()) continue;
+    m.user_train_count[u] = static_cast<std::uint32_t>(idx.size());
+    kernel::cholesky_solve(k, gram.data(), cat.item_factors.data(), idx.data(), conf.data(),
+                           idx.size(), m.user_factors.data() + u * kk, scratch.data());
+  }
+  return m;
+}
+
 namespace {
 std::string metrics_line(const char* name, const RankingMetrics& m) {
   std::ostringstream os;
@@ -782,6 +834,11 @@ RecommenderResult run_recommender(par::Comm& comm, std::span<const Event> events
   bool have_eval_model = false;
   if (config.evaluate) {
     split_holdout(comm, pairs, config.holdout);
+    for (const Interaction& it : pairs)
+      if (is_test(it)) {
+        result.holdout_users.push_back(it.user);
+        result.holdout_products.push_back(it.product);
+      }
     eval_model = train_als(comm, users, pairs, config.als, log);
     const Catalogue cat = gather_catalogue(comm, eval_model, pairs, config.als.vshards,
                                            config.als.exchange_budget_bytes);

@@ -26,6 +26,7 @@
 #include "ecom/par/stats.hpp"
 #include "ecom/pipeline/checkpoint.hpp"
 #include "ecom/pipeline/commands.hpp"
+#include "ecom/pipeline/warehouse_csv.hpp"
 #include "ecom/privacy/pseudonym.hpp"
 
 namespace ecom::pipeline {
@@ -42,23 +43,6 @@ std::string utc_now_iso() {
 }
 
 namespace {
-
-std::string fmt(const char* format, double v) {
-  if (!std::isfinite(v)) return "";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, v);
-  return buf;
-}
-
-std::string csv_quote(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
 
 std::string json_escape(const std::string& s) {
   std::string out;
@@ -195,6 +179,9 @@ void add_model_options(CLI::App& app, ModelOptions& m) {
   app.add_option("--holdout-days", r.holdout.test_days, "If > 0, hold out the last days instead")
       ->capture_default_str()->group(g);
   app.add_flag("--evaluate,!--no-evaluate", r.evaluate, "Evaluate ALS and popularity on the holdout")
+      ->capture_default_str()->group(g);
+  app.add_flag("--als-refit,!--no-als-refit", r.refit_on_all,
+               "Recommend from ALS refitted on all pairs (default), not from the evaluated model")
       ->capture_default_str()->group(g);
   app.add_option("--top-n", r.recommend.top_n, "Recommendations per user")->capture_default_str()->group(g);
   app.add_option_function<std::string>(
@@ -368,22 +355,8 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   write_small(comm, dir + "/segment_profiles.csv", ml::segment_profiles_csv(profiles));
   write_small(comm, dir + "/k_selection.csv", ml::k_selection_csv(selection.table));
   if (m.recommend) {
-    std::string text;
-    text.reserve(recs.recommendations.size() * 48);
-    for (const auto& r : recs.recommendations) {
-      text += privacy::to_hex(r.user);
-      text += ',';
-      text += std::to_string(r.rank);
-      text += ',';
-      text += std::to_string(r.product);
-      text += ',';
-      text += fmt("%.9g", r.score);
-      text += ',';
-      text += ml::name_of(r.source);
-      text += '\n';
-    }
-    par::write_ordered(comm, dir + "/recommendations.csv", text,
-                       "user_id,rank,product_id,score,source\n");
+    par::write_ordered(comm, dir + "/recommendations.csv", recommendation_rows(recs.recommendations),
+                       kRecommendationsHeader);
   }
 
   // ecom.h5: written under a temporary name, renamed when complete.
@@ -476,6 +449,27 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
       h5::write_rows<double>(comm, als, "user_factors", recs.model.user_factors,
                              static_cast<std::size_t>(std::max(1, recs.model.factors)), true);
       als.attrs().set("loss", recs.model.loss);
+      {
+        // The settings `ecom score` folds new users in with.
+        const auto& rcfg = m.recommender;
+        const auto a = als.attrs();
+        a.set("factors", recs.model.factors);
+        a.set("regularization", rcfg.als.regularization);
+        a.set("alpha", rcfg.als.alpha);
+        a.set("iterations", rcfg.als.iterations);
+        a.set("cg_steps", rcfg.als.cg_steps);
+        a.set("solver", rcfg.als.cholesky ? "cholesky" : "cg");
+        a.set("precision", ml::name_of(rcfg.als.precision));
+        a.set("weight_view", rcfg.weights.view);
+        a.set("weight_cart", rcfg.weights.cart);
+        a.set("weight_remove_from_cart", rcfg.weights.remove_from_cart);
+        a.set("weight_purchase", rcfg.weights.purchase);
+        a.set("weight_cap", rcfg.weights.cap);
+        a.set("top_n", rcfg.recommend.top_n);
+        a.set("exclude", ml::name_of(rcfg.recommend.exclude));
+        a.set("fallback_categories", rcfg.recommend.fallback_categories);
+        a.set("refit_on_all", static_cast<std::int32_t>(rcfg.refit_on_all || !rcfg.evaluate));
+      }
       auto rg = root.create_group("recs");
       std::vector<std::uint64_t> ru, rp;
       std::vector<std::uint32_t> rr;
@@ -496,6 +490,12 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
       rg.attrs().set("sources", std::vector<std::string>{"als", "category_popular", "popular"});
       const auto& e = recs.evaluation;
       auto ev = rg.create_group("evaluation");
+      // The held-out (user, product) pairs, in pseudonym order.
+      h5::write_rows<std::uint64_t>(comm, ev, "holdout_user", recs.holdout_users);
+      h5::write_rows<std::uint64_t>(comm, ev, "holdout_product", recs.holdout_products);
+      ev.attrs().set("test_pairs", e.test_pairs);
+      ev.attrs().set("test_fraction", m.recommender.holdout.test_fraction);
+      ev.attrs().set("test_days", m.recommender.holdout.test_days);
       for (const auto& [name, mm] : {std::pair{"als", e.als}, std::pair{"popularity", e.popularity}}) {
         auto g = ev.create_group(name);
         g.attrs().set("precision_at_10", mm.precision_at_10);

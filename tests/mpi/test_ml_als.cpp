@@ -54,13 +54,13 @@ std::vector<Event> make_events(const DataSpec& spec) {
       if (rng.uniform() < spec.in_taste) {
         // skewed within the group: low indices more popular
         const double z = rng.uniform();
-        product = group * spec.products_per_group +
-                  static_cast<int>(z * z * spec.products_per_group);
+        product =
+            group * spec.products_per_group + static_cast<int>(z * z * spec.products_per_group);
       } else {
         product = static_cast<int>(rng.index(static_cast<std::uint64_t>(n_products)));
       }
       const double t = rng.uniform();
-      EventType type = t < 0.75 ? EventType::view
+      EventType type = t < 0.75   ? EventType::view
                        : t < 0.87 ? EventType::cart
                        : t < 0.9  ? EventType::remove_from_cart
                                   : EventType::purchase;
@@ -119,7 +119,8 @@ struct SerialAls {
   std::vector<double> x, y;
 };
 
-std::vector<double> serial_gram(const std::vector<double>& rows, const std::vector<std::uint32_t>& vshard,
+std::vector<double> serial_gram(const std::vector<double>& rows,
+                                const std::vector<std::uint32_t>& vshard,
                                 const std::vector<int>& has_train, int k) {
   const auto kk = static_cast<std::size_t>(k);
   par::ExactVector acc(kk * (kk + 1) / 2);
@@ -171,12 +172,14 @@ SerialAls serial_als(const std::vector<Interaction>& pairs, const std::vector<st
         hp.begin());
   };
   auto user_index = [&](std::uint64_t u) {
-    return static_cast<std::uint32_t>(std::lower_bound(users.begin(), users.end(), u) - users.begin());
+    return static_cast<std::uint32_t>(std::lower_bound(users.begin(), users.end(), u) -
+                                      users.begin());
   };
   const std::size_t nu = users.size(), ni = s.items.size();
   std::vector<std::vector<std::pair<std::uint32_t, double>>> urows(nu), irows(ni);
   for (const auto& it : pairs)  // pairs sorted by (user, product)
-    if (train_pair(it)) urows[user_index(it.user)].push_back({item_index(it.product), 1 + cfg.alpha * it.strength});
+    if (train_pair(it))
+      urows[user_index(it.user)].push_back({item_index(it.product), 1 + cfg.alpha * it.strength});
   for (std::size_t u = 0; u < nu; ++u)
     for (auto& [i, c] : urows[u]) irows[i].push_back({static_cast<std::uint32_t>(u), c});
   std::vector<int> uh(nu), ih(ni);
@@ -193,10 +196,12 @@ SerialAls serial_als(const std::vector<Interaction>& pairs, const std::vector<st
   s.y.assign(ni * kk, 0.0);
   for (std::size_t u = 0; u < nu; ++u)
     if (uh[u])
-      for (int j = 0; j < k; ++j) s.x[u * kk + j] = als_init_value(cfg.seed, false, users[u], j, cfg.init_scale);
+      for (int j = 0; j < k; ++j)
+        s.x[u * kk + j] = als_init_value(cfg.seed, false, users[u], j, cfg.init_scale);
   for (std::size_t i = 0; i < ni; ++i)
     if (ih[i])
-      for (int j = 0; j < k; ++j) s.y[i * kk + j] = als_init_value(cfg.seed, true, s.items[i], j, cfg.init_scale);
+      for (int j = 0; j < k; ++j)
+        s.y[i * kk + j] = als_init_value(cfg.seed, true, s.items[i], j, cfg.init_scale);
   std::vector<double> scratch(als_scratch_size(k));
   auto solve_side = [&](std::vector<std::vector<std::pair<std::uint32_t, double>>>& rows,
                         const std::vector<double>& other, std::vector<double>& mine,
@@ -238,11 +243,13 @@ Gathered gather_model(par::Comm& comm, const AlsModel& m) {
   const auto items = comm.allgatherv<std::uint64_t>(m.items);
   const auto yf = comm.allgatherv<double>(m.item_factors);
   for (std::size_t i = 0; i < users.size(); ++i)
-    g.user_rows[users[i]] = std::vector<double>(uf.begin() + static_cast<std::ptrdiff_t>(i * kk),
-                                                uf.begin() + static_cast<std::ptrdiff_t>((i + 1) * kk));
+    g.user_rows[users[i]] =
+        std::vector<double>(uf.begin() + static_cast<std::ptrdiff_t>(i * kk),
+                            uf.begin() + static_cast<std::ptrdiff_t>((i + 1) * kk));
   for (std::size_t i = 0; i < items.size(); ++i)
-    g.item_rows[items[i]] = std::vector<double>(yf.begin() + static_cast<std::ptrdiff_t>(i * kk),
-                                                yf.begin() + static_cast<std::ptrdiff_t>((i + 1) * kk));
+    g.item_rows[items[i]] =
+        std::vector<double>(yf.begin() + static_cast<std::ptrdiff_t>(i * kk),
+                            yf.begin() + static_cast<std::ptrdiff_t>((i + 1) * kk));
   return g;
 }
 
@@ -269,15 +276,18 @@ void check_against_serial(const DataSpec& spec, AlsConfig cfg, int top_n, double
 
   // 1. factors: bit-identical to the serial run.
   for (std::size_t u = 0; u < model.users.size(); ++u) {
-    const auto r = std::lower_bound(ref.users.begin(), ref.users.end(), model.users[u]) - ref.users.begin();
-    ASSERT_TRUE(same_bits(model.user_factors.data() + u * kk, ref.x.data() + static_cast<std::size_t>(r) * kk, kk))
+    const auto r =
+        std::lower_bound(ref.users.begin(), ref.users.end(), model.users[u]) - ref.users.begin();
+    ASSERT_TRUE(same_bits(model.user_factors.data() + u * kk,
+                          ref.x.data() + static_cast<std::size_t>(r) * kk, kk))
         << "user row " << u << " differs from the serial reference";
   }
   std::map<std::uint64_t, std::size_t> ref_item;
   for (std::size_t i = 0; i < ref.items.size(); ++i) ref_item[ref.items[i]] = i;
   for (std::size_t i = 0; i < model.items.size(); ++i) {
     ASSERT_TRUE(ref_item.count(model.items[i]));
-    ASSERT_TRUE(same_bits(model.item_factors.data() + i * kk, ref.y.data() + ref_item[model.items[i]] * kk, kk))
+    ASSERT_TRUE(same_bits(model.item_factors.data() + i * kk,
+                          ref.y.data() + ref_item[model.items[i]] * kk, kk))
         << "item row " << i << " differs";
   }
   const auto n_items_global = comm.allreduce_sum<std::uint64_t>(model.items.size());
@@ -328,7 +338,9 @@ void check_against_serial(const DataSpec& spec, AlsConfig cfg, int top_n, double
       std::vector<std::pair<double, std::uint64_t>> scored;
       for (std::size_t i = 0; i < cat.size(); ++i)
         if (!excluded.count(cat.products[i]))
-          scored.push_back({als_score(cfg.factors, ref.x.data() + u * kk, &cat.item_factors[i * kk]), cat.products[i]});
+          scored.push_back(
+              {als_score(cfg.factors, ref.x.data() + u * kk, &cat.item_factors[i * kk]),
+               cat.products[i]});
       std::sort(scored.begin(), scored.end(), [](auto& a, auto& b) {
         return a.first != b.first ? a.first > b.first : a.second < b.second;
       });
@@ -396,8 +408,9 @@ void check_against_serial(const DataSpec& spec, AlsConfig cfg, int top_n, double
       std::vector<double> pos, neg;
       for (std::size_t i = 0; i < cat.size(); ++i) {
         if (train.count(cat.products[i])) continue;
-        const double s = rec == 0 ? als_score(cfg.factors, ref.x.data() + u * kk, &cat.item_factors[i * kk])
-                                  : cat.popularity[i];
+        const double s =
+            rec == 0 ? als_score(cfg.factors, ref.x.data() + u * kk, &cat.item_factors[i * kk])
+                     : cat.popularity[i];
         scored.push_back({s, cat.products[i]});
         (test.count(cat.products[i]) ? pos : neg).push_back(s);
       }
@@ -429,7 +442,8 @@ void check_against_serial(const DataSpec& spec, AlsConfig cfg, int top_n, double
     EXPECT_NEAR(got[rec]->map_at_10, sums[rec][2] / d, 1e-12);
     EXPECT_NEAR(got[rec]->ndcg_at_10, sums[rec][3] / d, 1e-12);
     EXPECT_NEAR(got[rec]->auc, auc_n[rec] > 0 ? sums[rec][4] / auc_n[rec] : 0.0, 1e-12);
-    EXPECT_NEAR(got[rec]->coverage, static_cast<double>(covered[rec].size()) / static_cast<double>(cat.size()), 1e-15);
+    EXPECT_NEAR(got[rec]->coverage,
+                static_cast<double>(covered[rec].size()) / static_cast<double>(cat.size()), 1e-15);
   }
 }
 
@@ -524,7 +538,8 @@ TEST(AlsDistributed, CholeskyMatchesDenseClosedFormAls) {
   for (const auto& it : all_pairs) items.push_back(it.product);
   std::sort(items.begin(), items.end());
   items.erase(std::unique(items.begin(), items.end()), items.end());
-  const int nu = static_cast<int>(users.size()), ni = static_cast<int>(items.size()), k = cfg.factors;
+  const int nu = static_cast<int>(users.size()), ni = static_cast<int>(items.size()),
+            k = cfg.factors;
   Eigen::MatrixXd C = Eigen::MatrixXd::Ones(nu, ni), P = Eigen::MatrixXd::Zero(nu, ni);
   for (const auto& it : all_pairs) {
     if (it.strength <= 0) continue;
@@ -536,32 +551,49 @@ TEST(AlsDistributed, CholeskyMatchesDenseClosedFormAls) {
   Eigen::MatrixXd X = Eigen::MatrixXd::Zero(nu, k), Y = Eigen::MatrixXd::Zero(ni, k);
   for (int i = 0; i < ni; ++i)
     if (P.col(i).sum() > 0)
-      for (int j = 0; j < k; ++j) Y(i, j) = als_init_value(cfg.seed, true, items[static_cast<std::size_t>(i)], j, cfg.init_scale);
+      for (int j = 0; j < k; ++j)
+        Y(i, j) =
+            als_init_value(cfg.seed, true, items[static_cast<std::size_t>(i)], j, cfg.init_scale);
   const Eigen::MatrixXd I = Eigen::MatrixXd::Identity(k, k) * cfg.regularization;
   for (int it = 0; it < cfg.iterations; ++it) {
     for (int u = 0; u < nu; ++u) {
-      if (P.row(u).sum() == 0) { X.row(u).setZero(); continue; }
+      if (P.row(u).sum() == 0) {
+        X.row(u).setZero();
+        continue;
+      }
       const Eigen::VectorXd c = C.row(u).transpose();
-      X.row(u) = (Y.transpose() * c.asDiagonal() * Y + I).ldlt().solve(Y.transpose() * c.asDiagonal() * P.row(u).transpose()).transpose();
+      X.row(u) = (Y.transpose() * c.asDiagonal() * Y + I)
+                     .ldlt()
+                     .solve(Y.transpose() * c.asDiagonal() * P.row(u).transpose())
+                     .transpose();
     }
     for (int i = 0; i < ni; ++i) {
-      if (P.col(i).sum() == 0) { Y.row(i).setZero(); continue; }
+      if (P.col(i).sum() == 0) {
+        Y.row(i).setZero();
+        continue;
+      }
       const Eigen::VectorXd c = C.col(i);
-      Y.row(i) = (X.transpose() * c.asDiagonal() * X + I).ldlt().solve(X.transpose() * c.asDiagonal() * P.col(i)).transpose();
+      Y.row(i) = (X.transpose() * c.asDiagonal() * X + I)
+                     .ldlt()
+                     .solve(X.transpose() * c.asDiagonal() * P.col(i))
+                     .transpose();
     }
   }
   ASSERT_EQ(g.user_rows.size(), users.size());
   for (int u = 0; u < nu; ++u)
     for (int j = 0; j < k; ++j)
-      EXPECT_NEAR(g.user_rows.at(users[static_cast<std::size_t>(u)])[static_cast<std::size_t>(j)], X(u, j), 1e-9);
+      EXPECT_NEAR(g.user_rows.at(users[static_cast<std::size_t>(u)])[static_cast<std::size_t>(j)],
+                  X(u, j), 1e-9);
   for (int i = 0; i < ni; ++i)
     for (int j = 0; j < k; ++j)
-      EXPECT_NEAR(g.item_rows.at(items[static_cast<std::size_t>(i)])[static_cast<std::size_t>(j)], Y(i, j), 1e-9);
+      EXPECT_NEAR(g.item_rows.at(items[static_cast<std::size_t>(i)])[static_cast<std::size_t>(j)],
+                  Y(i, j), 1e-9);
   // Training loss: the distributed formula (Gram trace trick) vs the dense definition.
   const Eigen::MatrixXd S = X * Y.transpose();
   const double dense_loss = (C.array() * (P - S).array().square()).sum() +
                             cfg.regularization * (X.squaredNorm() + Y.squaredNorm());
   ASSERT_EQ(model.loss.size(), static_cast<std::size_t>(cfg.iterations));
   EXPECT_NEAR(model.loss.back(), dense_loss, 1e-9 * dense_loss);
-  for (std::size_t t = 1; t < model.loss.size(); ++t) EXPECT_LE(model.loss[t], model.loss[t - 1] * (1 + 1e-12));
+  for (std::size_t t = 1; t < model.loss.size(); ++t)
+    EXPECT_LE(model.loss[t], model.loss[t - 1] * (1 + 1e-12));
 }

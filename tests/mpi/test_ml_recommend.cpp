@@ -84,8 +84,8 @@ TEST(Recommender, PlantedTastesBeatPopularityAndEveryUserIsServed) {
   EXPECT_GT(ev.als.ndcg_at_10, ev.popularity.ndcg_at_10);
   EXPECT_GT(ev.als.auc, 0.8);
   EXPECT_GT(ev.als.coverage, ev.popularity.coverage);
-  for (double m : {ev.als.precision_at_10, ev.als.recall_at_10, ev.als.map_at_10,
-                   ev.als.ndcg_at_10, ev.als.auc, ev.als.coverage})
+  for (double m : {ev.als.precision_at_10, ev.als.recall_at_10, ev.als.map_at_10, ev.als.ndcg_at_10,
+                   ev.als.auc, ev.als.coverage})
     EXPECT_TRUE(m >= 0 && m <= 1);
   // Training loss decreases.
   ASSERT_EQ(res.model.loss.size(), 8U);

@@ -30,12 +30,16 @@ Event ev(std::uint64_t user, std::uint64_t product, std::uint32_t time, EventTyp
 TEST(AlsInteractions, StrengthCapTypesAndOrder) {
   // user 5: product 9 viewed 3x + purchased (3 + 5 = 8), product 2 carted 4x (12 -> cap 10),
   // product 4 only removed from cart (strength 0, kept); user 8: product 9 once.
-  std::vector<Event> events = {
-      ev(5, 9, 10, EventType::view),  ev(5, 2, 11, EventType::cart),
-      ev(5, 9, 12, EventType::view),  ev(5, 2, 13, EventType::cart),
-      ev(5, 4, 14, EventType::remove_from_cart), ev(5, 2, 15, EventType::cart),
-      ev(5, 9, 16, EventType::view),  ev(5, 2, 17, EventType::cart),
-      ev(5, 9, 18, EventType::purchase, 3), ev(8, 9, 20, EventType::view)};
+  std::vector<Event> events = {ev(5, 9, 10, EventType::view),
+                               ev(5, 2, 11, EventType::cart),
+                               ev(5, 9, 12, EventType::view),
+                               ev(5, 2, 13, EventType::cart),
+                               ev(5, 4, 14, EventType::remove_from_cart),
+                               ev(5, 2, 15, EventType::cart),
+                               ev(5, 9, 16, EventType::view),
+                               ev(5, 2, 17, EventType::cart),
+                               ev(5, 9, 18, EventType::purchase, 3),
+                               ev(8, 9, 20, EventType::view)};
   const auto pairs = build_interactions(events, InteractionWeights{});
   ASSERT_EQ(pairs.size(), 4U);
   EXPECT_EQ(pairs[0].product, 2U);
@@ -76,10 +80,10 @@ namespace {
 struct RowProblem {
   int k = 6, n = 25;
   double lambda = 0.1;
-  std::vector<double> y;              // n x k
-  std::vector<std::uint32_t> idx;     // observed items
-  std::vector<double> conf;           // c = 1 + alpha r
-  std::vector<double> gram;           // Y^T Y + lambda I
+  std::vector<double> y;           // n x k
+  std::vector<std::uint32_t> idx;  // observed items
+  std::vector<double> conf;        // c = 1 + alpha r
+  std::vector<double> gram;        // Y^T Y + lambda I
   RowProblem() {
     par::Stream rng(3, par::Purpose::test, 99);
     y.resize(static_cast<std::size_t>(n * k));
@@ -159,17 +163,65 @@ TEST(AlsKernels, ResultDoesNotDependOnWhereTheRowsSit) {
     std::vector<double> conf = {2, 5, 11, 3};
     std::vector<double> x0(static_cast<std::size_t>(k)), x1(static_cast<std::size_t>(k) + 1),
         s0(als_scratch_size(k)), s1(als_scratch_size(k) + 3);
-    for (int a = 0; a < k; ++a) x0[static_cast<std::size_t>(a)] = x1[static_cast<std::size_t>(a) + 1] = 0.01 * a;
+    for (int a = 0; a < k; ++a)
+      x0[static_cast<std::size_t>(a)] = x1[static_cast<std::size_t>(a) + 1] = 0.01 * a;
     std::vector<double> shifted(y.size() + 1);
     std::memcpy(shifted.data() + 1, y.data(), y.size() * sizeof(double));
     als_cg_solve<double>(k, gram.data(), y.data(), idx.data(), conf.data(), idx.size(), 3,
                          x0.data(), s0.data());
-    als_cg_solve<double>(k, gram.data(), shifted.data() + 1, idx.data(), conf.data(), idx.size(),
-                         3, x1.data() + 1, s1.data() + 3);
+    als_cg_solve<double>(k, gram.data(), shifted.data() + 1, idx.data(), conf.data(), idx.size(), 3,
+                         x1.data() + 1, s1.data() + 3);
     EXPECT_EQ(std::memcmp(x0.data(), x1.data() + 1, x0.size() * sizeof(double)), 0) << "k=" << k;
     // The scoring dot (sum over j ascending) vs a plain loop.
     double plain = 0;
-    for (int j = 0; j < k; ++j) plain += y[static_cast<std::size_t>(j)] * y[static_cast<std::size_t>(k + j)];
+    for (int j = 0; j < k; ++j)
+      plain += y[static_cast<std::size_t>(j)] * y[static_cast<std::size_t>(k + j)];
     EXPECT_EQ(als_score(k, y.data(), y.data() + k), plain);
   }
+}
+
+TEST(AlsFoldIn, ExactSolveWithItemFactorsFixed) {
+  // Catalogue of 30 products (ids 100, 103, ...), k = 5; user 7 interacted with 4 of them and
+  // with a product the model does not know; user 9 only with unknown or zero-strength pairs.
+  const int k = 5, n = 30;
+  const double alpha = 2.0, lambda = 0.3;
+  Catalogue cat;
+  cat.factors = k;
+  par::Stream rng(8, par::Purpose::test, 1);
+  for (int i = 0; i < n; ++i) {
+    cat.products.push_back(100 + 3 * static_cast<std::uint64_t>(i));
+    cat.category.push_back(1);
+    cat.popularity.push_back(0);
+    for (int j = 0; j < k; ++j) cat.item_factors.push_back(rng.normal() * 0.4);
+  }
+  auto pair = [](std::uint64_t u, std::uint64_t p, double r) {
+    Interaction it;
+    it.user = u;
+    it.product = p;
+    it.strength = r;
+    return it;
+  };
+  const std::vector<Interaction> pairs = {pair(7, 103, 3),  pair(7, 130, 1), pair(7, 131, 5),
+                                          pair(7, 160, 10), pair(7, 175, 0), pair(7, 187, 4),
+                                          pair(9, 104, 2),  pair(9, 106, 0)};
+  const std::vector<std::uint64_t> users = {7, 9};
+  const AlsModel m = fold_in_users(cat, users, pairs, alpha, lambda);
+  ASSERT_EQ(m.users, users);
+  EXPECT_EQ(m.user_train_count[0], 4U);  // 103, 130, 160, 187 (131 unknown, 175 strength 0)
+  EXPECT_EQ(m.user_train_count[1], 0U);
+  for (int j = 0; j < k; ++j) EXPECT_EQ(m.user_factors[static_cast<std::size_t>(k + j)], 0.0);
+  // Dense closed form: x = (Y^T C Y + lambda I)^-1 Y^T C p over the whole catalogue.
+  Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> Y(
+      cat.item_factors.data(), n, k);
+  Eigen::VectorXd c = Eigen::VectorXd::Ones(n), p = Eigen::VectorXd::Zero(n);
+  for (const auto& [product, r] :
+       std::vector<std::pair<std::uint64_t, double>>{{103, 3}, {130, 1}, {160, 10}, {187, 4}}) {
+    const auto i = static_cast<Eigen::Index>(cat.index_of(product));
+    c(i) = 1 + alpha * r;
+    p(i) = 1;
+  }
+  Eigen::MatrixXd a = Y.transpose() * c.asDiagonal() * Y;
+  a.diagonal().array() += lambda;
+  const Eigen::VectorXd x = a.ldlt().solve(Y.transpose() * c.asDiagonal() * p);
+  for (int j = 0; j < k; ++j) EXPECT_NEAR(m.user_factors[static_cast<std::size_t>(j)], x(j), 1e-10);
 }

@@ -29,7 +29,7 @@ TEST(RankingMetrics, PerfectShortAndEmptyRankings) {
   const auto perfect = score_ranking(std::vector<std::uint64_t>{7, 5, 1}, relevant, 10);
   EXPECT_DOUBLE_EQ(perfect.precision, 0.2);  // 2 hits / k = 10
   EXPECT_DOUBLE_EQ(perfect.recall, 1.0);
-  EXPECT_DOUBLE_EQ(perfect.ap, 1.0);         // (1/1 + 2/2) / min(10, 2)
+  EXPECT_DOUBLE_EQ(perfect.ap, 1.0);  // (1/1 + 2/2) / min(10, 2)
   EXPECT_DOUBLE_EQ(perfect.ndcg, 1.0);
   const auto none = score_ranking(std::vector<std::uint64_t>{}, relevant, 10);
   EXPECT_EQ(none.precision, 0.0);

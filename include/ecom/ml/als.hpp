@@ -43,16 +43,16 @@ struct AlsConfig {
   double regularization = 0.1;  // lambda, added to the diagonal of Y^T Y (and X^T X)
   double alpha = 1.0;           // confidence c = 1 + alpha * r
   int iterations = 15;
-  int cg_steps = 3;             // conjugate-gradient steps per solve, warm-started
-  bool cholesky = false;        // exact solve of each row's normal equations instead of CG
+  int cg_steps = 3;       // conjugate-gradient steps per solve, warm-started
+  bool cholesky = false;  // exact solve of each row's normal equations instead of CG
   // Double by default: recommendations must be reproducible to the last bit across rank counts
   // and machines, and near-ties in float scores are frequent at 50k items; float halves memory
   // and roughly doubles kernel speed (it is as deterministic, but ties change).
   FactorPrecision precision = FactorPrecision::float64;
   std::uint64_t seed = 42;
-  double init_scale = 0.01;     // initial factors: normal(seed, als_init, id, j) * init_scale
+  double init_scale = 0.01;  // initial factors: normal(seed, als_init, id, j) * init_scale
   std::uint32_t vshards = par::kDefaultVShards;  // V of the user and item shard maps
-  bool compute_loss = true;     // training loss per iteration (one extra pass over the pairs)
+  bool compute_loss = true;  // training loss per iteration (one extra pass over the pairs)
   std::size_t exchange_budget_bytes = std::size_t{64} << 20;
   // Checkpoint hooks (optional, collective). `resume` is called once after setup and may return
   // a state to continue from; `after_iteration(done, snapshot)` after every sweep (it may save
@@ -77,6 +77,11 @@ struct AlsModel {
   std::vector<double> loss;
   std::vector<double> iteration_seconds;
   double setup_seconds = 0;  // transpose and plans
+  // This rank's wall seconds over all iterations, by phase (their sum is about the iterations').
+  double solve_seconds = 0;     // row solves (CG or Cholesky), both sides
+  double exchange_seconds = 0;  // factor rows along the plans, both sides
+  double gram_seconds = 0;      // Y^T Y and X^T X, exactly combined
+  double loss_seconds = 0;      // training loss
 };
 
 // Collective. `users`: this rank's users, sorted (every user of `interactions` among them).
@@ -104,6 +109,7 @@ template <class T>
 void als_cholesky_solve(int k, const T* gram, const T* rows, const std::uint32_t* idx,
                         const T* conf, std::size_t n, T* x, T* scratch);
 // Dot product in the fixed order every kernel uses (score of a user-item pair).
-template <class T> T als_dot(int k, const T* a, const T* b);
+template <class T>
+T als_dot(int k, const T* a, const T* b);
 
 }  // namespace ecom::ml

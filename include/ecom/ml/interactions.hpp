@@ -23,10 +23,14 @@ struct InteractionWeights {
 
   double weight(EventType t) const {
     switch (t) {
-      case EventType::view: return view;
-      case EventType::cart: return cart;
-      case EventType::remove_from_cart: return remove_from_cart;
-      case EventType::purchase: return purchase;
+      case EventType::view:
+        return view;
+      case EventType::cart:
+        return cart;
+      case EventType::remove_from_cart:
+        return remove_from_cart;
+      case EventType::purchase:
+        return purchase;
     }
     return 0.0;
   }
@@ -41,8 +45,8 @@ struct Interaction {
   double strength = 0.0;          // r >= 0
   std::uint32_t first_time = 0;   // first and last event time of the pair (s since epoch)
   std::uint32_t last_time = 0;
-  std::uint8_t types = 0;         // bit t set iff an event of EventType t occurred
-  std::uint8_t is_test = 0;       // set by split_holdout
+  std::uint8_t types = 0;    // bit t set iff an event of EventType t occurred
+  std::uint8_t is_test = 0;  // set by split_holdout
   std::uint8_t pad_[6] = {0, 0, 0, 0, 0, 0};
 
   bool purchased() const { return (types >> static_cast<int>(EventType::purchase)) & 1U; }

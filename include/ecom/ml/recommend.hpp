@@ -24,10 +24,10 @@ Exclusion parse_exclusion(const std::string& s);  // "none" | "purchased" | "int
 const char* name_of(Exclusion e);
 
 struct Recommendation {
-  std::uint64_t user = 0;     // pseudonym
+  std::uint64_t user = 0;  // pseudonym
   std::uint64_t product = 0;
-  double score = 0;           // als: x_u . y_i; category_popular / popular: the popularity
-  std::uint32_t rank = 0;     // 1..N
+  double score = 0;        // als: x_u . y_i; category_popular / popular: the popularity
+  std::uint32_t rank = 0;  // 1..N
   RecSource source = RecSource::als;
   std::uint8_t pad_[3] = {0, 0, 0};
 };
@@ -38,10 +38,10 @@ static_assert(sizeof(Recommendation) == 32);
 struct Catalogue {
   int factors = 0;
   std::vector<std::uint64_t> products;
-  std::vector<std::uint64_t> category;   // category_id: the most frequent over the product's
-                                         // pairs (each pair counts once), ties to the lower id
-  std::vector<double> popularity;        // sum of training strengths r over users
-  std::vector<double> item_factors;      // products.size() x factors
+  std::vector<std::uint64_t> category;  // category_id: the most frequent over the product's
+                                        // pairs (each pair counts once), ties to the lower id
+  std::vector<double> popularity;       // sum of training strengths r over users
+  std::vector<double> item_factors;     // products.size() x factors
   // Index of a product, or products.size() when absent.
   std::size_t index_of(std::uint64_t product) const;
   std::size_t size() const { return products.size(); }
@@ -100,6 +100,16 @@ Evaluation evaluate_holdout(par::Comm& comm, const AlsModel& model, const Catalo
                             std::span<const Interaction> interactions,
                             const EvaluationConfig& config);
 
+// Local (pure). Fold-in of users with the item factors fixed (`ecom score`): each user's row is
+// the exact (Cholesky) solution of (Y^T Y + lambda I + Y^T (C_u - I) Y) x = Y^T C_u p(u) over
+// the user's pairs with strength > 0 whose product is in the catalogue (c = 1 + alpha r). Y^T Y
+// is summed over the catalogue in product order, so every rank gets the same bits. Users
+// without such pairs keep a zero row and user_train_count 0 (recommend_top_n serves them from
+// the fallbacks). `users` sorted unique; `interactions` sorted by (user, product).
+AlsModel fold_in_users(const Catalogue& catalogue, std::span<const std::uint64_t> users,
+                       std::span<const Interaction> interactions, double alpha,
+                       double regularization);
+
 // Score of a user-item pair exactly as the blocked kernel computes it: sum over j ascending.
 double als_score(int k, const double* x, const double* y);
 float als_score(int k, const float* x, const float* y);
@@ -117,11 +127,13 @@ struct RecommenderConfig {
 };
 
 struct RecommenderResult {
-  AlsModel model;          // the model the recommendations come from
+  AlsModel model;  // the model the recommendations come from
   Catalogue catalogue;
-  Evaluation evaluation;   // zero when !evaluate
+  Evaluation evaluation;  // zero when !evaluate
   std::vector<Recommendation> recommendations;
   TopNStats topn;
+  // This rank's held-out pairs (empty when !evaluate), in (user, product) order.
+  std::vector<std::uint64_t> holdout_users, holdout_products;
 };
 
 // Collective. `events`: this rank's events sorted by (user, time), users owned by this rank
