@@ -5,10 +5,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <exception>
+#include <mutex>
 #include <numeric>
 #include <set>
+#include <thread>
 
 #include "ecom/core/error.hpp"
 #include "ecom/core/uint128.hpp"
@@ -108,6 +114,104 @@ std::size_t FileRangeSource::read(char* out, std::size_t n) {
   pos_ += static_cast<std::uint64_t>(got);
   if (got == 0) end_ = pos_;  // the file is shorter than expected
   return static_cast<std::size_t>(got);
+}
+
+// ---- gzip, decoded ahead ------------------------------------------------------------------
+
+struct GzipSource::Shared {
+  static constexpr std::size_t kBlocks = 3;
+  struct Block {
+    std::vector<char> bytes;
+    std::size_t size = 0;  // valid bytes; 0 with `last` = end of the data
+    bool last = false;
+  };
+  GzipReader gz;
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::array<Block, kBlocks> blocks;
+  std::size_t filled = 0;    // blocks ready for the reader
+  std::size_t produce = 0;   // next block the decoder fills
+  std::size_t consume = 0;   // block the reader is reading
+  std::size_t offset = 0;    // read position in blocks[consume]
+  std::exception_ptr error;  // decoding error, after the blocks filled before it
+  std::atomic<std::uint64_t> compressed{0};
+  bool stop = false;
+  std::thread decoder;
+
+  Shared(const std::string& path, std::size_t chunk) : gz(path, chunk) {
+    for (auto& b : blocks) b.bytes.resize(std::max<std::size_t>(chunk, 16));
+  }
+
+  void run() {
+    while (true) {
+      {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return stop || filled < kBlocks; });
+        if (stop) return;
+      }
+      Block& b = blocks[produce];  // free: only this thread touches it until published
+      bool last = false;
+      std::exception_ptr failure;
+      try {
+        b.size = gz.read(b.bytes.data(), b.bytes.size());
+        last = b.size == 0;
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      compressed.store(gz.compressed_bytes_read(), std::memory_order_relaxed);
+      std::lock_guard lock(mutex);
+      if (failure) {
+        error = failure;
+        changed.notify_all();
+        return;
+      }
+      b.last = last;
+      produce = (produce + 1) % kBlocks;
+      ++filled;
+      changed.notify_all();
+      if (last) return;
+    }
+  }
+};
+
+GzipSource::GzipSource(const std::string& path, std::size_t chunk_bytes)
+    : shared_(std::make_unique<Shared>(path, chunk_bytes)) {
+  shared_->decoder = std::thread([s = shared_.get()] { s->run(); });
+}
+
+GzipSource::~GzipSource() {
+  {
+    std::lock_guard lock(shared_->mutex);
+    shared_->stop = true;
+  }
+  shared_->changed.notify_all();
+  if (shared_->decoder.joinable()) shared_->decoder.join();
+}
+
+std::size_t GzipSource::read(char* out, std::size_t n) {
+  Shared& s = *shared_;
+  std::unique_lock lock(s.mutex);
+  while (true) {
+    s.changed.wait(lock, [&] { return s.filled > 0 || s.error; });
+    if (s.filled == 0) std::rethrow_exception(s.error);  // every block before it is read
+    Shared::Block& b = s.blocks[s.consume];
+    if (b.last) return 0;
+    if (s.offset < b.size) {
+      const std::size_t k = std::min(n, b.size - s.offset);
+      std::memcpy(out, b.bytes.data() + s.offset, k);
+      s.offset += k;
+      return k;
+    }
+    // This block is used up: hand it back to the decoder.
+    s.offset = 0;
+    s.consume = (s.consume + 1) % Shared::kBlocks;
+    --s.filled;
+    s.changed.notify_all();
+  }
+}
+
+std::uint64_t GzipSource::file_bytes_read() const {
+  return shared_->compressed.load(std::memory_order_relaxed);
 }
 
 std::size_t StringSource::read(char* out, std::size_t n) {

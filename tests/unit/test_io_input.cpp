@@ -328,6 +328,41 @@ TEST_P(Gzip, LargeStreamInSmallChunks) {
     EXPECT_EQ(read_all(path, chunk), text) << chunk;
 }
 
+// The decoder thread of GzipSource: lines in order for small blocks, errors at their point of the
+// stream (after every line before them), and an early stop that does not hang.
+TEST_P(Gzip, DecodedAheadLinesErrorsAndEarlyStop) {
+  std::mt19937_64 rng(4);
+  const std::string text = random_text(rng, 30000, true, true);
+  const std::string gz = gzip_bytes(text);
+  const std::string whole = temp_path("ahead.gz"), cut = temp_path("ahead_cut.gz");
+  write_file(whole, gz);
+  write_file(cut, gz.substr(0, gz.size() / 2));
+  for (std::size_t chunk : {16u, 1000u, 1u << 16}) {
+    auto reader = open_gzip(whole, chunk);
+    std::vector<std::string> got;
+    std::string_view line;
+    while (reader->next(line)) got.emplace_back(line);
+    EXPECT_EQ(got, reference_lines(text)) << chunk;
+    EXPECT_EQ(reader->file_bytes_read(), gz.size());
+
+    auto truncated = open_gzip(cut, chunk);
+    std::size_t lines = 0;
+    try {
+      while (truncated->next(line)) ++lines;
+      FAIL() << "no error";
+    } catch (const InputError& e) {
+      EXPECT_EQ(std::string(e.what()), "input file " + cut + ": truncated gzip data");
+    }
+    EXPECT_GT(lines, 0u);
+    EXPECT_LT(lines, got.size());
+
+    auto early = open_gzip(whole, chunk);  // destroyed after one line, decoder still running
+    ASSERT_TRUE(early->next(line));
+    EXPECT_EQ(std::string(line), got[0]);
+  }
+  EXPECT_THROW(open_gzip(temp_path("no_such.gz"), 1000), InputError);
+}
+
 // Memory: the line reader's buffer stays one chunk whatever the input size; only a line longer
 // than the chunk grows it (to about twice that line).
 TEST(Input, BufferBoundedByChunkAndLongestLine) {

@@ -62,15 +62,23 @@ class FileRangeSource : public ByteSource {
   std::uint64_t begin_, pos_, end_;
 };
 
+// A whole gzip file, decoded ahead by a thread of its own into a few blocks of `chunk_bytes`, so
+// that decoding overlaps with the caller's parsing (the rank that owns a .csv.gz file otherwise
+// decodes and parses in turn). The thread calls no MPI. Errors (truncated or corrupt data) are
+// rethrown by read() at the point of the stream where they occurred; opening errors by the
+// constructor.
 class GzipSource : public ByteSource {
  public:
-  explicit GzipSource(const std::string& path, std::size_t chunk_bytes = 1 << 20)
-      : gz_(path, chunk_bytes) {}
-  std::size_t read(char* out, std::size_t n) override { return gz_.read(out, n); }
-  std::uint64_t file_bytes_read() const override { return gz_.compressed_bytes_read(); }
+  explicit GzipSource(const std::string& path, std::size_t chunk_bytes = 1 << 20);
+  ~GzipSource() override;
+  GzipSource(const GzipSource&) = delete;
+  GzipSource& operator=(const GzipSource&) = delete;
+  std::size_t read(char* out, std::size_t n) override;
+  std::uint64_t file_bytes_read() const override;
 
  private:
-  GzipReader gz_;
+  struct Shared;
+  std::unique_ptr<Shared> shared_;
 };
 
 // In-memory bytes (tests).

@@ -39,8 +39,8 @@ struct IngestResult {
     return n;
   }
   int partition = -1;  // the new partition, -1 when nothing was ingested
-  // CPU seconds of this process per stage (kIngestStages order), for benchmarks: wall times
-  // mislead on a shared machine. MPI waits spin, so they count as CPU too.
+  // CPU seconds of this rank's main thread per stage (kIngestStages order), for benchmarks: wall
+  // times mislead on a shared machine. MPI waits spin, so they count as CPU too.
   std::array<double, 6> cpu_seconds{};
 };
 inline constexpr std::array<const char*, 6> kIngestStages = {"check", "read+parse", "shuffle",
