@@ -30,11 +30,16 @@ STAGES = [
     ("analyze/segments", ["analyze/kmeans"]),
     ("analyze/propensity", ["analyze/propensity"]),
     ("analyze/recommend", ["analyze/als", "als"]),
+    # Part of analyze/recommend: top-N for every user and the holdout evaluation, both scoring
+    # every user against every product (rank 0's seconds, from the run's log).
+    ("analyze/recommend/scoring", []),
     ("analyze/write", ["analyze/write"]),
 ]
+SCORING_LINES = ("als: holdout ", "als: top-")  # "... evaluated in X s", "... for all users in X s"
 COLUMNS = ["experiment", "ranks", "cores", "oversubscribed", "events", "users", "products", "stage",
            "seconds_min", "seconds_avg", "seconds_max", "bytes_sent", "bytes_received",
-           "bytes_sent_max_rank", "bytes_received_max_rank", "peak_rss_max_bytes", "wall_seconds"]
+           "bytes_sent_max_rank", "bytes_received_max_rank", "peak_rss_max_bytes", "wall_seconds",
+           "external_load"]
 
 
 def read_csv(path):
@@ -73,19 +78,28 @@ def collect(runs, out):
             p = r["ranks"]
             wall_file = os.path.join(run_dir, "wall_seconds")
             wall = float(open(wall_file).read()) if os.path.exists(wall_file) else float("nan")
+            load_file = os.path.join(run_dir, "external_load")
+            ext = float(open(load_file).read()) if os.path.exists(load_file) else 0.0
             timers = {s["stage"]: s for s in r["stages"]}
             traffic = {t["stage"]: t for t in r.get("traffic_bytes", [])}
             rss = r.get("peak_rss_bytes_per_rank", [])
             base = [exp, p, cores, int(p > cores), r["counts"]["events"], r["counts"]["users"], r.get("products", 0)]
+            scoring = 0.0
+            log_file = os.path.join(run_dir, "ecom.log")
+            for line in open(log_file) if os.path.exists(log_file) else []:
+                if any(x in line for x in SCORING_LINES) and " in " in line and " s" in line:
+                    scoring += float(line.split(" in ")[1].split(" s")[0])
+            timers["analyze/recommend/scoring"] = {"min": scoring, "avg": scoring, "max": scoring}
             total = [0.0, 0.0, 0.0, 0, 0, 0, 0]
             for stage, parts in STAGES:
                 t = timers.get(stage, {"min": 0, "avg": 0, "max": 0})
                 tr = [traffic.get(x, {}) for x in parts]
                 b = [sum(x.get(k, 0) for x in tr) for k in ("sent_total", "received_total", "sent_max", "received_max")]
                 vals = [t["min"], t["avg"], t["max"]] + b
-                total = [a + v for a, v in zip(total, vals)]
-                rows.append(base + [stage] + vals + [max(rss, default=0), wall])
-            rows.append(base + ["total"] + total + [max(rss, default=0), wall])
+                if stage != "analyze/recommend/scoring":  # already inside analyze/recommend
+                    total = [a + v for a, v in zip(total, vals)]
+                rows.append(base + [stage] + vals + [max(rss, default=0), wall, ext])
+            rows.append(base + ["total"] + total + [max(rss, default=0), wall, ext])
             rss_rows += [[exp, p, i, v] for i, v in enumerate(rss)]
         rows.sort(key=lambda x: (x[1], [s for s, _ in STAGES].index(x[7]) if x[7] != "total" else 99))
         write_csv(os.path.join(out, exp + ".csv"), COLUMNS, rows)
@@ -207,23 +221,30 @@ def plot(out):
 
 # ---- model ----------------------------------------------------------------------------------
 #
-# Stage s on P ranks (C cores, P_eff = min(P, C)):
-#   T_s(P) = a_s W_s / P_eff  +  [P > 1] (alpha_s ceil(log2 P)  +  beta B_s(P))
-#   W_s: work in the stage's unit (events N, users U); B_s: bytes the busiest rank sends in the
-#   stage, B_s(P) = x_s (N / P) (P - 1) / P + y_s  (records that change owner, plus collective
-#   payloads whose size does not depend on the data). a_s, alpha_s per stage and one beta are
-#   fitted jointly (non-negative least squares on relative errors); x_s, y_s by least squares on
-#   the measured bytes.
-WORK = {  # stage -> work variable
-    "ingest": "events", "profile": "events", "analyze/read": "events", "analyze/features": "events",
-    "analyze/transform+pca": "users", "analyze/segments": "users", "analyze/propensity": "events",
-    "analyze/recommend": "events", "analyze/write": "users",
+# Stage s on P ranks, N events, U users, I products; each rank gets the share
+# q = min(1, C / (P + L)) of a core when P ranks and L other runnable processes (measured during
+# the run) time-share C cores (q = 1 on dedicated cores):
+#   T_s(P) = [ sum_j a_sj W_sj(N, U, I) / P  +  [P > 1] (alpha_s ceil(log2 P)  +  beta B_s(P)) ] / q
+#   W_sj: the stage's work terms (TERMS); B_s(P): bytes the busiest rank sends or receives,
+#   B_s(P) = x_s (N / P) (P - 1) / P  +  z_s I  +  y_s
+#   (records that change owner; data replicated on every rank, the ALS catalogue; collective
+#   payloads of fixed size). a_sj, alpha_s and one beta are fitted jointly (non-negative least
+#   squares on relative errors); x_s, z_s, y_s by non-negative least squares on measured bytes.
+TERMS = {
+    "ingest": ["N"], "profile": ["N"], "analyze/read": ["N"], "analyze/features": ["N"],
+    "analyze/transform+pca": ["U"], "analyze/segments": ["U"], "analyze/propensity": ["N"],
+    # ALS: interactions, transpose and sweeps over the pairs (about proportional to N); in the
+    # model analyze/recommend stands for ALS without the scoring, which is every user against
+    # every product (U x I x factors) for top-N and the holdout evaluation.
+    "analyze/recommend": ["N"], "analyze/recommend/scoring": ["U*I"],
+    "analyze/write": ["U"],
 }
 
 # The full seven-month REES46 data (2019-10 .. 2020-04), users and products as the generator's
-# multi-category preset scales them: per month, users = 7.12% and products = 0.393% of the
-# month's events (src/synth/preset.cpp), users persisting across months, so over 7 months
-# users = 0.0712 N / 7 and products = 0.00393 N / 7 (ecom synth --months ...: truth/summary.json).
+# multi-category preset scales them: per month of a run, users = 7.12% and products = 0.393% of
+# the events (src/synth/preset.cpp), users persisting across months, so over 7 months
+# U = 0.0712 N / 7 and I = 0.00393 N / 7 (checked: `ecom synth --events 700000 --months
+# 2019-10 ... 2020-04` writes 7218 users and 400 products to truth/summary.json).
 FULL_EVENTS = 411.7e6
 FULL_USERS = 0.071199 * FULL_EVENTS / 7
 FULL_PRODUCTS = 0.003929 * FULL_EVENTS / 7
@@ -240,53 +261,72 @@ def ceil_log2(p):
     return math.ceil(math.log2(p)) if p > 1 else 0
 
 
+def cpu_share(p, cores, external_load):
+    """Share of a core each rank gets when P ranks and `external_load` other runnable processes
+    time-share `cores` cores (1 on dedicated cores)."""
+    return min(1.0, cores / (p + external_load))
+
+
+def term(name, n, u, i):
+    return {"N": n, "U": u, "U*I": u * i}[name]
+
+
 def model_fit(out):
     import numpy as np
     from scipy.optimize import nnls
     rows = [r for e in ("strong", "weak") for r in load(out, e) if r["stage"] != "total"]
     if not rows:
         sys.exit("model: no strong.csv / weak.csv in " + out)
+    # analyze/recommend in the model: ALS without the scoring (measured apart).
+    scoring = {(r["experiment"], r["ranks"]): r["seconds_max"] for r in rows if r["stage"] == "analyze/recommend/scoring"}
+    for r in rows:
+        if r["stage"] == "analyze/recommend":
+            r["seconds_max"] = max(0.0, r["seconds_max"] - scoring.get((r["experiment"], r["ranks"]), 0.0))
     stages = [s for s, _ in STAGES]
-    # Bytes: x_s, y_s per stage from runs with P > 1.
+
+    # Bytes per stage: x_s, z_s, y_s from the runs with P > 1.
     bytes_fit = {}
     for s in stages:
         pts = [r for r in rows if r["stage"] == s and r["ranks"] > 1]
-        A = np.array([[r["events"] / r["ranks"] * (r["ranks"] - 1) / r["ranks"], 1.0] for r in pts])
+        A = np.array([[r["events"] / r["ranks"] * (r["ranks"] - 1) / r["ranks"], r["products"], 1.0] for r in pts])
         b = np.array([max(r["bytes_sent_max_rank"], r["bytes_received_max_rank"]) for r in pts])
-        coef, _ = nnls(A, b) if len(pts) else (np.zeros(2), 0)
-        bytes_fit[s] = coef
+        bytes_fit[s] = nnls(A, b)[0] if len(pts) else np.zeros(3)
 
-    def bytes_model(s, n, p):
-        x, y = bytes_fit[s]
-        return (x * n / p * (p - 1) / p + y) if p > 1 else 0.0
+    def bytes_model(s, n, i, p):
+        x, z, y = bytes_fit[s]
+        return (x * n / p * (p - 1) / p + z * i + y) if p > 1 else 0.0
 
-    # Time: unknowns a_s (per stage), alpha_s (per stage), beta (shared).
-    k = len(stages)
+    # Time: columns = compute terms of every stage, alpha_s of every stage, beta.
+    cols = [(s, t) for s in stages for t in TERMS[s]]
+    nc, k = len(cols), len(stages)
     A, b, meta = [], [], []
     for r in rows:
-        i = stages.index(r["stage"])
-        t = r["seconds_max"]
+        s, t = r["stage"], r["seconds_max"]
         if t <= 0:
             continue
         p, c = r["ranks"], r["cores"]
-        row = np.zeros(2 * k + 1)
-        row[i] = r[WORK[r["stage"]]] / min(p, c)
-        row[k + i] = ceil_log2(p)
-        row[2 * k] = bytes_model(r["stage"], r["events"], p)
-        w = 1.0 / max(t, 0.02)  # relative error; very short stages do not dominate
+        share = cpu_share(p, c, r["external_load"])
+        row = np.zeros(nc + k + 1)
+        for j, (cs, ct) in enumerate(cols):
+            if cs == s:
+                row[j] = term(ct, r["events"], r["users"], r["products"]) / (p * share)
+        row[nc + stages.index(s)] = ceil_log2(p) / share
+        row[nc + k] = bytes_model(s, r["events"], r["products"], p) / share
+        w = 1.0 / max(t, 0.05)  # relative error; stages shorter than 0.05 s do not dominate
         A.append(row * w)
         b.append(t * w)
         meta.append((r, row))
-    coef, _ = nnls(np.array(A), np.array(b))
-    a, alpha, beta = coef[:k], coef[k:2 * k], coef[2 * k]
+    coef = nnls(np.array(A), np.array(b))[0]
+    a = {cols[j]: coef[j] for j in range(nc)}
+    alpha = coef[nc:nc + k]
+    beta = coef[nc + k]
 
     check = []
     for r, row in meta:
         pred = float(row @ coef)
         check.append([r["experiment"], r["ranks"], r["oversubscribed"], r["events"], r["stage"], r["seconds_max"],
                       pred, (pred - r["seconds_max"]) / r["seconds_max"]])
-    # Whole runs: sum over stages.
-    for e in ("strong", "weak"):
+    for e in ("strong", "weak"):  # whole runs: sums over the stages
         for p in sorted({c[1] for c in check if c[0] == e}):
             pts = [c for c in check if c[0] == e and c[1] == p]
             m, q = sum(c[5] for c in pts), sum(c[6] for c in pts)
@@ -296,63 +336,77 @@ def model_fit(out):
                "relative_error"],
               [c[:5] + [f"{c[5]:.4f}", f"{c[6]:.4f}", f"{c[7]:+.3f}"] for c in check])
     write_csv(os.path.join(out, "model_fit.csv"),
-              ["stage", "work", "a_seconds_per_unit", "alpha_seconds_per_log2P", "bytes_per_event_moved",
-               "bytes_fixed", "beta_seconds_per_byte"],
-              [[s, WORK[s], f"{a[i]:.4e}", f"{alpha[i]:.4e}", f"{bytes_fit[s][0]:.4g}", f"{bytes_fit[s][1]:.4g}",
-                f"{beta:.4e}"] for i, s in enumerate(stages)])
+              ["stage", "compute_seconds_per_unit", "alpha_seconds_per_log2P", "bytes_per_event_moved",
+               "bytes_per_product", "bytes_fixed", "beta_seconds_per_byte"],
+              [[s, " + ".join(f"{a[(s, t)]:.4e}*{t}" for t in TERMS[s]), f"{alpha[i]:.4e}",
+                f"{bytes_fit[s][0]:.4g}", f"{bytes_fit[s][1]:.4g}", f"{bytes_fit[s][2]:.4g}", f"{beta:.4e}"]
+               for i, s in enumerate(stages)])
 
-    # Memory: peak RSS of the busiest rank = m0 + m1 N / P (all runs).
+    # Memory: peak RSS of the busiest rank = m0 + m1 N / P + m2 I (all runs).
     mem_pts = [r for r in rows if r["stage"] == "analyze/read"]
-    mem, _ = nnls(np.array([[1.0, r["events"] / r["ranks"]] for r in mem_pts]),
-                  np.array([r["peak_rss_max_bytes"] for r in mem_pts]))
-    write_csv(os.path.join(out, "model_memory.csv"), ["rss_fixed_bytes", "rss_bytes_per_event_per_rank"],
-              [[f"{mem[0]:.4g}", f"{mem[1]:.4g}"]])
+    mem = nnls(np.array([[1.0, r["events"] / r["ranks"], r["products"]] for r in mem_pts]),
+               np.array([r["peak_rss_max_bytes"] for r in mem_pts]))[0]
+    write_csv(os.path.join(out, "model_memory.csv"),
+              ["rss_fixed_bytes", "rss_bytes_per_event_per_rank", "rss_bytes_per_product"],
+              [[f"{mem[0]:.4g}", f"{mem[1]:.4g}", f"{mem[2]:.4g}"]])
 
     # Projection: one rank per core, 16 per node. Inside a node the fitted costs; a collective on
     # P ranks over several nodes has ceil(log2 16) rounds inside and ceil(log2 nodes) across,
     # each across-round NET_ALPHA / ALPHA_SHM times as slow; bytes that cross nodes, the share
     # (nodes - 1) / nodes of the exchanged volume, move at NET_BETA.
-    units = {"events": FULL_EVENTS, "users": FULL_USERS}
+    n, u, i_ = FULL_EVENTS, FULL_USERS, FULL_PRODUCTS
     proj = []
     for p in [2 ** j for j in range(11)]:
         nodes = math.ceil(p / RANKS_PER_NODE)
         per_stage = []
-        for i, s in enumerate(stages):
-            comp = a[i] * units[WORK[s]] / p
+        for si, s in enumerate(stages):
+            comp = sum(a[(s, t)] * term(t, n, u, i_) for t in TERMS[s]) / p
             rounds = ceil_log2(min(p, RANKS_PER_NODE)) + NET_ALPHA / ALPHA_SHM * ceil_log2(nodes)
-            volume = bytes_model(s, FULL_EVENTS, p)
+            volume = bytes_model(s, n, i_, p)
             bw = volume * (beta / nodes + max(beta, NET_BETA) * (nodes - 1) / nodes)
-            per_stage.append(comp + alpha[i] * rounds + bw)
+            per_stage.append(comp + alpha[si] * rounds + bw)
         total = sum(per_stage)
-        rss_gib = (mem[0] + mem[1] * FULL_EVENTS / p) / 2**30
+        rss_gib = (mem[0] + mem[1] * n / p + mem[2] * i_) / 2**30
         proj.append([p, nodes] + [f"{v:.1f}" for v in per_stage] + [f"{rss_gib:.2f}", f"{total:.1f}"])
     t1 = float(proj[0][-1])
     for row in proj:
         row.append(f"{t1 / (float(row[-1]) * row[0]):.3f}")
     write_csv(os.path.join(out, "projection.csv"), ["ranks", "nodes"] + [s + "_s" for s in stages] +
               ["peak_rss_per_rank_gib", "total_s", "efficiency"], proj)
-    errs = [abs(c[7]) for c in check if c[4] != "total" and c[5] >= 0.1]
+    errs = [abs(c[7]) for c in check if c[4] != "total" and c[5] >= 0.5]
     tot = [abs(c[7]) for c in check if c[4] == "total"]
-    print(f"model: beta {beta:.3e} s/byte; stage points >= 0.1 s: max |error| {max(errs):.1%}, "
-          f"median {sorted(errs)[len(errs) // 2]:.1%}; whole runs: max |error| {max(tot):.1%}")
-    print(f"model: projection for {FULL_EVENTS:.4g} events, {FULL_USERS:.4g} users, {FULL_PRODUCTS:.4g} products "
-          f"-> {out}/projection.csv")
+    within = sum(e <= 0.25 for e in errs)
+    print(f"model: beta {beta:.3e} s/byte; stage points >= 0.5 s: {within} of {len(errs)} within 25%, max |error| "
+          f"{max(errs, default=0):.1%}, median {sorted(errs)[len(errs) // 2] if errs else 0:.1%}; whole runs: "
+          f"max |error| {max(tot, default=0):.1%}")
+    print(f"model: projection for {n:.4g} events, {u:.4g} users, {i_:.4g} products -> {out}/projection.csv")
 
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.5))
+    ax = axes[0]
+    for e, mk in (("strong", "o"), ("weak", "s")):
+        pts = [c for c in check if c[0] == e and c[4] != "total"]
+        ax.scatter([c[5] for c in pts], [c[6] for c in pts], marker=mk, s=14, label=f"{e}: stages")
+        pts = [c for c in check if c[0] == e and c[4] == "total"]
+        ax.scatter([c[5] for c in pts], [c[6] for c in pts], marker="*", s=80, label=f"{e}: whole runs")
+    lim = [0.01, max(c[5] for c in check) * 1.5]
+    ax.plot(lim, lim, "k:")
+    ax.fill_between(lim, [v * 0.75 for v in lim], [v * 1.25 for v in lim], color="0.9", label="within 25%")
+    ax.set(xscale="log", yscale="log", xlabel="measured seconds", ylabel="model seconds", title="model vs measured")
+    ax.legend(fontsize=7)
     ps = [r[0] for r in proj]
-    axes[0].plot(ps, [float(r[-2]) / 3600 for r in proj], "k*-", label="total")
-    for i, s in enumerate(stages):
-        axes[0].plot(ps, [float(r[2 + i]) / 3600 for r in proj], "-", lw=1, label=s)
-    axes[0].set(xscale="log", yscale="log", xlabel="ranks (16 per node)", ylabel="hours",
-                title=f"model: {FULL_EVENTS / 1e6:.1f}M events (7 months)")
-    axes[0].legend(fontsize=7)
-    axes[1].plot(ps, [float(r[-1]) for r in proj], "o-")
-    axes[1].set(xscale="log", xlabel="ranks (16 per node)", ylabel="efficiency T(1)/(P T(P))", ylim=(0, 1.05),
+    axes[1].plot(ps, [float(r[-2]) / 3600 for r in proj], "k*-", label="total")
+    for si, s in enumerate(stages):
+        axes[1].plot(ps, [float(r[2 + si]) / 3600 for r in proj], "-", lw=1, label=s)
+    axes[1].set(xscale="log", yscale="log", xlabel="ranks (16 per node)", ylabel="hours",
+                title=f"model: {n / 1e6:.1f}M events, {u / 1e6:.2f}M users, {i_ / 1e3:.0f}k products")
+    axes[1].legend(fontsize=7)
+    axes[2].plot(ps, [float(r[-1]) for r in proj], "o-")
+    axes[2].set(xscale="log", xlabel="ranks (16 per node)", ylabel="efficiency T(1)/(P T(P))", ylim=(0, 1.05),
                 title="model: parallel efficiency")
-    for ax in axes:
+    for ax in axes[1:]:
         ax.axvline(RANKS_PER_NODE, color="0.7", ls=":")
     fig.tight_layout()
     fig.savefig(os.path.join(out, "projection.png"), dpi=110)

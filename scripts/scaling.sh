@@ -9,7 +9,7 @@
 #   --ranks "LIST"        rank counts                                   ["1 2 4 8"]
 #   --strong-events N     events of the strong-scaling set              [200000]
 #   --weak-events M       events per rank of the weak-scaling sets      [50000]
-#   --repeat R            runs per point; the fastest is kept           [1]
+#   --repeat R            rounds over all points; per point the fastest run is kept   [1]
 #   --out DIR             tables and plots                              [results/scaling]
 #   --work DIR            data and run directories (kept)               [a temporary directory, removed]
 #   --bin PATH            the ecom binary                               [build/ecom]
@@ -78,37 +78,54 @@ describe() {
   describe "before"
 } > "$out/machine.txt"
 
-# run_point EXPERIMENT RANKS DATA: `ecom run` on DATA with RANKS ranks, `repeat` times; keeps the
-# fastest run as RUNS/EXPERIMENT/np<RANKS> with its wall time.
-run_point() {
-  local exp="$1" n="$2" data="$3" r best="" t0 t1 wall dir
+# run_try EXPERIMENT RANKS DATA TRY: `ecom run` on DATA with RANKS ranks into
+# RUNS/EXPERIMENT/np<RANKS>.try<TRY>, with its wall time and the external load during it.
+run_try() {
+  local exp="$1" n="$2" data="$3" r="$4" t0 t1 wall dir mpid
+  dir="$work/runs/$exp/np$n.try$r"
   mkdir -p "$work/runs/$exp"
-  for ((r = 0; r < repeat; ++r)); do
-    dir="$work/runs/$exp/np$n.try$r"
-    rm -rf "$dir"
-    t0=$(date +%s.%N)
-    # shellcheck disable=SC2086
-    mpirun -np "$n" --oversubscribe "$bin" run --input "$data"/events/*.csv --out "$dir" --key-file "$work/key" \
-      --no-progress --log-level warn $args > "$dir.log" 2>&1 || { cat "$dir.log" >&2; exit 1; }
-    t1=$(date +%s.%N)
-    wall=$(echo "$t1 - $t0" | bc -l 2>/dev/null || $PY -c "print($t1 - $t0)")
-    echo "$wall" > "$dir/wall_seconds"
-    if [[ -z "$best" ]] || $PY -c "import sys; sys.exit(0 if $wall < $(cat "$best/wall_seconds") else 1)"; then
-      best="$dir"
-    fi
-    printf 'scaling: %-6s np %-2s try %d: %6.1f s\n' "$exp" "$n" "$r" "$wall"
-  done
+  rm -rf "$dir"
+  t0=$(date +%s.%N)
+  # shellcheck disable=SC2086
+  mpirun -np "$n" --oversubscribe "$bin" run --input "$data"/events/*.csv --out "$dir" --key-file "$work/key" \
+    --no-progress $args > "$dir.log" 2>&1 &
+  mpid=$!
+  # Runnable processes (procs_running) every 0.2 s while it runs: the machine is shared, and
+  # the other work competing for the cores is part of the measurement (docs/SCALING.md).
+  while kill -0 "$mpid" 2> /dev/null; do
+    awk '/^procs_running/ {print $2}' /proc/stat
+    sleep 0.2
+  done > "$dir.running"
+  wait "$mpid" || { cat "$dir.log" >&2; exit 1; }
+  t1=$(date +%s.%N)
+  mv "$dir.log" "$dir/ecom.log"  # plot_scaling.py reads the ALS scoring times from it
+  wall=$($PY -c "print(round($t1 - $t0, 3))")
+  echo "$wall" > "$dir/wall_seconds"
+  # External load: mean runnable processes minus this run's ranks and the sampling awk.
+  awk -v n="$n" '{ s += $1; c++ } END { v = (c ? s / c : 0) - n - 1; printf "%.2f\n", (v > 0 ? v : 0) }' \
+    "$dir.running" > "$dir/external_load"
+  printf 'scaling: %-6s np %-2s try %d: %6.1f s, external load %s\n' "$exp" "$n" "$r" "$wall" "$(cat "$dir/external_load")"
+}
+
+# keep_fastest EXPERIMENT RANKS: the try with the shortest wall time becomes RUNS/EXPERIMENT/np<RANKS>.
+keep_fastest() {
+  local exp="$1" n="$2" best
+  best=$(for d in "$work/runs/$exp/np$n.try"*/; do echo "$(cat "$d/wall_seconds") $d"; done | sort -g | head -n 1 | cut -d' ' -f2)
   rm -rf "$work/runs/$exp/np$n"
-  mv "$best" "$work/runs/$exp/np$n"
+  mv "${best%/}" "$work/runs/$exp/np$n"
   rm -rf "$work/runs/$exp/np$n.try"*
 }
 
 "$bin" synth --events "$strong_events" --seed 1 --out "$work/data-strong" --no-progress --log-level warn
-for n in $ranks; do run_point strong "$n" "$work/data-strong"; done
 for n in $ranks; do
   "$bin" synth --events "$((weak_events * n))" --seed 1 --out "$work/data-weak-$n" --no-progress --log-level warn
-  run_point weak "$n" "$work/data-weak-$n"
 done
+# Rounds over every point, so that changes of the machine's load spread over all of them.
+for ((r = 0; r < repeat; ++r)); do
+  for n in $ranks; do run_try strong "$n" "$work/data-strong" "$r"; done
+  for n in $ranks; do run_try weak "$n" "$work/data-weak-$n" "$r"; done
+done
+for n in $ranks; do keep_fastest strong "$n"; keep_fastest weak "$n"; done
 describe "after" >> "$out/machine.txt"
 
 $PY scripts/plot_scaling.py collect "$work/runs" "$out"
