@@ -11,6 +11,7 @@ void BinnedSums::resize(std::size_t groups, std::size_t width) {
   if (width == 0) throw Error("BinnedSums: width 0");
   width_ = width;
   const std::size_t n = groups * width;
+  count_ = n;
   bins_.assign(n * kBins, 0);
   touched_.assign(n, 0);
   pending_.assign(groups, 0);
@@ -21,7 +22,7 @@ void BinnedSums::clear() {
   for (std::size_t i = 0; i < acc_.size(); ++i) {
     for (std::uint32_t mask = touched_[i]; mask != 0; mask &= mask - 1) {
       const auto r = static_cast<std::uint32_t>(std::countr_zero(mask));
-      std::fill_n(bins_.begin() + static_cast<std::ptrdiff_t>(i * kBins + r * 64), 64, 0);
+      for (std::uint32_t e = r * 64; e < r * 64 + 64; ++e) bins_[bin_index(i, e)] = 0;
     }
     touched_[i] = 0;
     acc_[i] = par::ExactAccumulator{};
@@ -33,7 +34,7 @@ void BinnedSums::flush(std::size_t i) {
   for (std::uint32_t mask = touched_[i]; mask != 0; mask &= mask - 1) {
     const auto r = static_cast<std::uint32_t>(std::countr_zero(mask));
     for (std::uint32_t e = r * 64; e < r * 64 + 64; ++e) {
-      std::int64_t& bin = bins_[i * kBins + e];
+      std::int64_t& bin = bins_[bin_index(i, e)];
       if (bin == 0) continue;
       // bin·2^shift with shift = max(e,1) - 1075 (subnormals share the scale of e = 1).
       const int shift = static_cast<int>(std::max<std::uint32_t>(e, 1)) - 1075;

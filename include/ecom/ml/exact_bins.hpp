@@ -66,13 +66,19 @@ class BinnedSums {
     auto m = static_cast<std::int64_t>(bits & kMantissaMask);
     if (e != 0) m |= kHiddenBit;
     const std::int64_t sign = static_cast<std::int64_t>(bits) >> 63;  // 0 or -1
-    bins_[i * kBins + e] += (m ^ sign) - sign;
+    bins_[bin_index(i, e)] += (m ^ sign) - sign;
     touched_[i] |= std::uint32_t{1} << (e >> 6);  // 32 ranges of 64 exponents
   }
+  // Bins are laid out exponent-major (all accumulators' bin e side by side): the values of one
+  // row usually share a few exponents, so add_row touches a few cache lines and pages rather
+  // than one page per accumulator (which made wide rows, e.g. PCA's d + d(d+1)/2 products,
+  // TLB-bound).
+  std::size_t bin_index(std::size_t i, std::uint32_t e) const { return e * count_ + i; }
   void flush(std::size_t i);
   void flush_group(std::size_t g);
 
   std::size_t width_ = 1;
+  std::size_t count_ = 0;  // accumulators (groups × width)
   std::vector<std::int64_t> bins_;
   std::vector<std::uint32_t> touched_;
   std::vector<std::uint32_t> pending_;
