@@ -91,14 +91,20 @@ int main(int argc, char** argv) {
   auto tmax = [&](double t) { return comm.allreduce_max(t); };
 
   auto t0 = Clock::now();
-  auto file = h5::File::open(comm, path, false);
-  const auto& root = file.root();
-  const auto ids_ds = root.open_dataset("users/pseudonym");
-  const Slice s = my_slice(comm, ids_ds.rows());
-  const auto ids = h5::read_rows<std::uint64_t>(comm, ids_ds, s.first, s.rows);
-  const ml::RowMatrix scores = read_matrix(comm, root, "users/pca_scores");
-  const ml::RowMatrix transformed = read_matrix(comm, root, "users/transformed");
-  file.close();
+  std::vector<std::uint64_t> ids;
+  ml::RowMatrix scores, transformed;
+  {
+    auto file = h5::File::open(comm, path, false);
+    {
+      const auto& root = file.root();
+      const auto ids_ds = root.open_dataset("users/pseudonym");
+      const Slice s = my_slice(comm, ids_ds.rows());
+      ids = h5::read_rows<std::uint64_t>(comm, ids_ds, s.first, s.rows);
+      scores = read_matrix(comm, root, "users/pca_scores");
+      transformed = read_matrix(comm, root, "users/transformed");
+    }  // datasets closed before the file
+    file.close();
+  }
   const double read_s = tmax(since(t0));
   const auto n = comm.allreduce_sum<std::uint64_t>(static_cast<std::uint64_t>(scores.rows()));
   const auto d = static_cast<Eigen::Index>(comm.allreduce_max<long long>(scores.cols()));

@@ -152,13 +152,57 @@ inline void store2(double* p, v2d v) { std::memcpy(p, &v, sizeof v); }
 // Per user, in this order and with no other rounding:
 //   xn = x0·x0 + x1·x1 + ... ; dot_c = x0·c0 + x1·c1 + ... (left to right)
 //   dist_c = (xn − 2·dot_c) + ‖c‖² ; label = the first c with the smallest dist_c.
-// The vector body (two users per lane pair) and the scalar tail perform the same operations.
+// The vector bodies (four users as two lane pairs, then two users) and the scalar tail perform
+// the same operations.
 template <int D>
 void nearest_by_columns(const double* xcol, std::size_t ld, std::size_t count, int d_runtime,
                         const double* centroids, const double* cnorm, int k,
                         std::int32_t* labels, double* best_out) {
   const int d = D > 0 ? D : d_runtime;
   std::size_t i = 0;
+  if constexpr (D > 0) {
+    // Four users at a time (two lane pairs): two independent chains per centroid load.
+    for (; i + 4 <= count; i += 4) {
+      v2d xa[D], xb[D];
+      for (int j = 0; j < D; ++j) {
+        xa[j] = load2(xcol + static_cast<std::size_t>(j) * ld + i);
+        xb[j] = load2(xcol + static_cast<std::size_t>(j) * ld + i + 2);
+      }
+      v2d na = xa[0] * xa[0], nb = xb[0] * xb[0];
+      for (int j = 1; j < D; ++j) {
+        na += xa[j] * xa[j];
+        nb += xb[j] * xb[j];
+      }
+      v2d best_a = {0, 0}, best_b = {0, 0}, lab_a = {0, 0}, lab_b = {0, 0};
+      for (int c = 0; c < k; ++c) {
+        const double* cc = centroids + static_cast<std::size_t>(c) * D;
+        v2d dot_a = xa[0] * cc[0], dot_b = xb[0] * cc[0];
+        for (int j = 1; j < D; ++j) {
+          dot_a += xa[j] * cc[j];
+          dot_b += xb[j] * cc[j];
+        }
+        const v2d dist_a = (na - 2.0 * dot_a) + cnorm[c];
+        const v2d dist_b = (nb - 2.0 * dot_b) + cnorm[c];
+        if (c == 0) {
+          best_a = dist_a;
+          best_b = dist_b;
+        } else {
+          const double cd = static_cast<double>(c);
+          const v2l better_a = dist_a < best_a, better_b = dist_b < best_b;
+          best_a = better_a ? dist_a : best_a;
+          best_b = better_b ? dist_b : best_b;
+          lab_a = better_a ? v2d{cd, cd} : lab_a;
+          lab_b = better_b ? v2d{cd, cd} : lab_b;
+        }
+      }
+      labels[i] = static_cast<std::int32_t>(lab_a[0]);
+      labels[i + 1] = static_cast<std::int32_t>(lab_a[1]);
+      labels[i + 2] = static_cast<std::int32_t>(lab_b[0]);
+      labels[i + 3] = static_cast<std::int32_t>(lab_b[1]);
+      store2(best_out + i, best_a);
+      store2(best_out + i + 2, best_b);
+    }
+  }
   for (; i + 2 <= count; i += 2) {
     v2d x[D > 0 ? D : 1];
     auto xj = [&](int j) { return D > 0 ? x[j] : load2(xcol + static_cast<std::size_t>(j) * ld + i); };
@@ -502,25 +546,42 @@ KMeansResult lloyd(par::Comm& comm, const RowMatrix& scores,
   // the same per-user operations either way).
   const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor> columns = scores;
   const ColumnKernel kernel = column_kernel(d);
+  // The local cluster sums are kept from one iteration to the next and updated only for the
+  // users whose cluster changed (subtract from the old, add to the new). The sums are exact, so
+  // they equal the exact sums of the current members whatever the path, and bit-identical
+  // results are kept; after the first iterations few users move, and an iteration costs little
+  // more than the distance kernel.
   BinnedSums sums(ku, du);
-  std::vector<std::int64_t> counts(ku);
-  constexpr std::size_t kChunk = 4096;  // assign then accumulate while the chunk is in cache
+  std::vector<std::int64_t> local_counts(ku, 0), counts(ku);
+  std::fill(labels.begin(), labels.end(), -1);  // -1: not yet in any cluster's sums
+  constexpr std::size_t kChunk = 4096;  // assign then update while the chunk is in cache
+  std::vector<std::int32_t> fresh(std::min(kChunk, n));
+  std::vector<double> negated(du);
   const double tol2 = options.tol * options.tol;
   for (int it = 1; it <= options.max_iter; ++it) {
-    sums.clear();
-    std::fill(counts.begin(), counts.end(), 0);
     const auto cn = centroid_norms(res.centroids);
     for (std::size_t s = 0; s < n; s += kChunk) {
       const std::size_t nb = std::min(kChunk, n - s);
       kernel(columns.data() + s, n, nb, static_cast<int>(d), res.centroids.data(), cn.data(),
-             static_cast<int>(k), labels.data() + s, gd2.data() + s);
-      for (std::size_t i = s; i < s + nb; ++i) {
-        const auto c = static_cast<std::size_t>(labels[i]);
-        sums.add_row(c, scores.data() + i * du);
-        ++counts[c];
+             static_cast<int>(k), fresh.data(), gd2.data() + s);
+      for (std::size_t b = 0; b < nb; ++b) {
+        const std::size_t i = s + b;
+        if (fresh[b] == labels[i]) continue;
+        const double* row = scores.data() + i * du;
+        if (labels[i] >= 0) {
+          const auto old = static_cast<std::size_t>(labels[i]);
+          for (std::size_t j = 0; j < du; ++j) negated[j] = -row[j];
+          sums.add_row(old, negated.data());
+          --local_counts[old];
+        }
+        const auto c = static_cast<std::size_t>(fresh[b]);
+        sums.add_row(c, row);
+        ++local_counts[c];
+        labels[i] = fresh[b];
       }
     }
     par::ExactVector total = comm.exact_combine(sums.to_exact());
+    counts = local_counts;
     comm.allreduce_sum<std::int64_t>(counts);
 
     // Empty clusters: move the users farthest from their centroids (ties: lower user id) into
