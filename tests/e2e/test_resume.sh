@@ -8,7 +8,8 @@
 #     analysis from the store and still gives identical outputs; resuming again with 2 ranks from
 #     an ALS checkpoint gives identical outputs;
 #  3. `--resume` of a finished run does nothing; a fresh run into a finished directory is refused;
-#     resuming with other options is refused.
+#     resuming with other options is refused; without --run-time, a resumed run's updated_at is
+#     the time the run first started.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/resume_lib.sh"
 make_resume_data "$WORK/data"
@@ -74,7 +75,12 @@ set +e
 err=$(run 2 "$WORK/ref" 2>&1); rc=$?
 set -e
 [[ $rc -eq 2 && "$err" == *"already holds a finished run"* ]] || fail "a fresh run into a finished directory: $rc $err"
-start 2 "$WORK/d" /dev/null
+# Without --run-time the outputs' updated_at is the time the run first started, kept by --resume.
+no_time=()
+for a in "${RESUME_MODEL_ARGS[@]}"; do [[ "$a" == --run-time || "$a" == 2026-01-01T00:00:00Z ]] || no_time+=("$a"); done
+"$MPIEXEC" -np 2 --oversubscribe "$ECOM" run --input "$input" --out "$WORK/d" --key-file "$WORK/data/key" \
+  "${no_time[@]}" > "$WORK/d.log" 2>&1 &
+pid=$!
 wait_for_line "$WORK/d/checkpoint.json" '"features"'
 kill -USR1 "$pid"
 set +e; wait "$pid"; rc=$?
@@ -82,4 +88,10 @@ err=$(run 2 "$WORK/d" --resume --seed 2 2>&1); rc2=$?
 set -e
 [[ $rc -eq 75 ]] || fail "stop for the option check: exit $rc"
 [[ $rc2 -eq 2 && "$err" == *"started with another configuration"* ]] || fail "resume with other options: $rc2 $err"
-ok "finished runs are left alone; resuming with other options is refused"
+started="$(checkpoint_field "$WORK/d" run_time)"
+sleep 1.1  # the resumed run's own clock is later
+mpi 2 run --input "$input" --out "$WORK/d" --key-file "$WORK/data/key" "${no_time[@]}" --resume \
+  > "$WORK/d2.log" 2>&1 || { cat "$WORK/d2.log"; fail "resume without --run-time"; }
+[[ "$(awk -F, 'NR > 1 {print $NF}' "$WORK/d/customer_segments.csv" | sort -u)" == "$started" ]] \
+  || fail "updated_at is not the first start's time $started"
+ok "finished runs are left alone; resuming with other options is refused; updated_at kept ($started)"
