@@ -17,8 +17,10 @@
 #include "ecom/core/error.hpp"
 #include "ecom/core/signals.hpp"
 #include "ecom/io/event_store.hpp"
+#include "ecom/io/csv.hpp"
 #include "ecom/io/h5.hpp"
 #include "ecom/ml/pca.hpp"
+#include "ecom/ml/propensity.hpp"
 #include "ecom/ml/segments.hpp"
 #include "ecom/ml/transform.hpp"
 #include "ecom/par/comm.hpp"
@@ -188,6 +190,16 @@ void add_model_options(CLI::App& app, ModelOptions& m) {
          "--exclude", [&r](const std::string& v) { r.recommend.exclude = ml::parse_exclusion(v); },
          "Products never recommended to a user: none, purchased (default) or interacted")
       ->group(g);
+  auto& pr = m.propensity;
+  app.add_option("--propensity-days", pr.label_days,
+                 "Propensity label period: a purchase in the last D days of the window")
+      ->capture_default_str()->group(g);
+  app.add_option("--propensity-holdout", pr.holdout_fraction, "Keyed share of users held out for AUC and log-loss")
+      ->capture_default_str()->group(g);
+  app.add_option("--propensity-l2", pr.l2, "L2 penalty of the propensity model (scikit-learn C = 1/l2)")
+      ->capture_default_str()->group(g);
+  app.add_option("--propensity-max-iter", pr.max_iter, "Newton iterations at most")
+      ->capture_default_str()->group(g);
 }
 
 void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
@@ -307,6 +319,38 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
              fixed(100 * s.share, 1), "%), revenue share ", fixed(100 * s.revenue_share, 1), "%");
   check_stop(ctx, "segments");
 
+  // ---- propensity -----------------------------------------------------------------------
+  comm.set_stage("analyze/propensity");
+  ml::PropensityModel propensity;
+  ml::PropensityHoldout propensity_holdout;
+  std::vector<double> proba;
+  {
+    ScopedTimer t(ctx.timers, "propensity");
+    ml::PropensityOptions po = m.propensity;
+    po.seed = m.seed;
+    features::FeatureScratch scratch;
+    const auto user_features = [&fctx, &scratch](std::span<const Event> user_events, std::uint32_t start,
+                                                  std::uint32_t end, std::span<double> row) {
+      features::FeatureContext c = fctx;
+      c.window_start = start;
+      c.window_end = end;
+      const auto f = features::compute_user_features(user_events, c, scratch);
+      std::copy(f.begin(), f.end(), row.begin());
+    };
+    propensity = ml::train_propensity(comm, events, fctx.window_start, fctx.window_end, names, m.log1p,
+                                      user_features, po, &propensity_holdout);
+    proba = propensity.trained ? propensity.predict(raw)
+                               : std::vector<double>(table.rows(), std::numeric_limits<double>::quiet_NaN());
+  }
+  if (propensity.trained)
+    log.info("propensity: AUC ", fixed(propensity.auc, 4), ", log-loss ", fixed(propensity.logloss, 4), " on ",
+             propensity.holdout_users, " holdout users (", propensity.holdout_positives, " buyers); trained on ",
+             propensity.train_users, " users (", propensity.train_positives, " buyers in the last ",
+             m.propensity.label_days, " days), ", propensity.fit.iterations, " Newton iterations");
+  else
+    log.warn("propensity: not trained: ", propensity.skipped, "; proba left empty");
+  check_stop(ctx, "propensity");
+
   // ---- recommendations ------------------------------------------------------------------
   ml::RecommenderResult recs;
   if (m.recommend) {
@@ -346,11 +390,13 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
       text += ',';
       text += fmt("%.6f", confidence[i]);
       text += ',';
+      text += fmt("%.6f", proba[i]);
+      text += ',';
       text += run_time;
       text += '\n';
     }
     par::write_ordered(comm, dir + "/customer_segments.csv", text,
-                       "user_id,segment_id,segment_name,segment_confidence,updated_at\n");
+                       "user_id,segment_id,segment_name,segment_confidence,proba,updated_at\n");
   }
   write_small(comm, dir + "/segment_profiles.csv", ml::segment_profiles_csv(profiles));
   write_small(comm, dir + "/k_selection.csv", ml::k_selection_csv(selection.table));
@@ -380,6 +426,32 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
                              kept, true);
       h5::write_rows<std::int32_t>(comm, users, "segment", km.labels);
       h5::write_rows<double>(comm, users, "confidence", confidence);
+      h5::write_rows<double>(comm, users, "propensity", proba);
+    }
+    {
+      auto pg = root.create_group("propensity");
+      const auto a = pg.attrs();
+      a.set("trained", static_cast<std::int32_t>(propensity.trained));
+      a.set("skipped", propensity.skipped);
+      a.set("label_days", m.propensity.label_days);
+      a.set("cutoff", static_cast<std::uint64_t>(propensity.cutoff));
+      a.set("auc", propensity.auc);
+      a.set("logloss", propensity.logloss);
+      a.set("train_auc", propensity.train_auc);
+      a.set("l2", m.propensity.l2);
+      a.set("iterations", propensity.fit.iterations);
+      a.set("train_users", propensity.train_users);
+      a.set("train_positives", propensity.train_positives);
+      a.set("holdout_users", propensity.holdout_users);
+      a.set("holdout_positives", propensity.holdout_positives);
+      h5::write_replicated<double>(comm, pg, "coef", propensity.fit.coef);
+      h5::write_strings_replicated(comm, pg, "names", propensity.scaler.names);
+      h5::write_replicated<double>(comm, pg, "scaler_mean", propensity.scaler.mean);
+      h5::write_replicated<double>(comm, pg, "scaler_scale", propensity.scaler.scale);
+      h5::write_replicated<std::uint8_t>(comm, pg, "scaler_log1p", propensity.scaler.log1p);
+      h5::write_rows<std::uint64_t>(comm, pg, "holdout_user", propensity_holdout.users);
+      h5::write_rows<double>(comm, pg, "holdout_proba", propensity_holdout.proba);
+      h5::write_rows<std::uint8_t>(comm, pg, "holdout_label", propensity_holdout.label);
     }
     {
       auto model = root.create_group("model");
@@ -589,6 +661,15 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
     for (std::size_t s = 0; s < profiles.segments.size(); ++s)
       js << (s ? ", " : "") << "\"" << json_escape(profiles.segments[s].name) << "\"";
     js << "]}";
+    js << ",\n  \"propensity\": {\"auc\": " << json_number(propensity.auc)
+       << ", \"logloss\": " << json_number(propensity.logloss) << ", \"train_auc\": " << json_number(propensity.train_auc)
+       << ", \"label_days\": " << m.propensity.label_days << ", \"cutoff\": \"" << io::format_time(propensity.cutoff)
+       << "\", \"train_users\": " << propensity.train_users << ", \"train_positives\": " << propensity.train_positives
+       << ", \"holdout_users\": " << propensity.holdout_users
+       << ", \"holdout_positives\": " << propensity.holdout_positives << ", \"iterations\": " << propensity.fit.iterations
+       << ", \"converged\": " << (propensity.fit.converged ? "true" : "false") << ", \"skipped\": \""
+       << json_escape(propensity.skipped) << "\"}";
+    js << ",\n  \"config\": \"" << json_escape(ctx.config_text) << "\"";  // for the warehouse's runs table
     if (m.recommend) {
       const auto& e = recs.evaluation;
       js << ",\n  \"als\": " << ranking_json(e.als) << ",\n  \"popularity\": " << ranking_json(e.popularity)

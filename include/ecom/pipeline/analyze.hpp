@@ -8,6 +8,7 @@
 #include "ecom/core/types.hpp"
 #include "ecom/features/features.hpp"
 #include "ecom/ml/kmeans.hpp"
+#include "ecom/ml/propensity.hpp"
 #include "ecom/ml/recommend.hpp"
 #include "ecom/ml/selection.hpp"
 
@@ -28,6 +29,7 @@ struct ModelOptions {
   std::vector<std::string> naming_rules;  // empty: the defaults
   bool recommend = true;
   ml::RecommenderConfig recommender;
+  ml::PropensityOptions propensity;  // its seed is `seed`
 };
 
 class Checkpoint;  // pipeline/checkpoint.hpp
