@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   ecom::add_synth_command(app, action);
   ecom::add_analysis_commands(app, action);
   ecom::add_score_command(app, action);
+  ecom::add_retention_commands(app, action);
   // --- end of subcommands ---
 
   try {

@@ -26,11 +26,15 @@ std::string partition_group(int index) {
 
 namespace {
 
-std::string manifest_group(std::size_t index) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "/manifest/%06zu", index);
+// "<parent>/<NNNNNN>"
+std::string numbered_group(const char* parent, std::size_t index) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%s/%06zu", parent, index);
   return buf;
 }
+
+std::string manifest_group(std::size_t index) { return numbered_group("/manifest", index); }
+std::string audit_group(std::size_t index) { return numbered_group("/manifest/audit", index); }
 
 // ---- manifest -------------------------------------------------------------------------
 
@@ -74,6 +78,40 @@ FileManifest read_manifest_entry(const h5::Group& g) {
   m.ingest_time = a.get_string("ingest_time");
   m.partition = a.get<std::int32_t>("partition");
   return m;
+}
+
+void write_audit_entry(const h5::Group& g, const AuditRecord& r) {
+  const auto a = g.attrs();
+  a.set("action", r.action);
+  a.set("time", r.time);
+  a.set("events_removed", r.events_removed);
+  a.set("partitions_removed", r.partitions_removed);
+  a.set("note", r.note);
+}
+
+AuditRecord read_audit_entry(const h5::Group& g) {
+  const auto a = g.attrs();
+  AuditRecord r;
+  r.action = a.get_string("action");
+  r.time = a.get_string("time");
+  r.events_removed = a.get<std::uint64_t>("events_removed");
+  r.partitions_removed = a.get<std::uint64_t>("partitions_removed");
+  r.note = a.get_string("note");
+  return r;
+}
+
+// Writes manifest entries [first, manifest.size()) and the manifest group's attributes.
+void write_manifest(const h5::Group& root, const std::vector<FileManifest>& manifest, std::size_t first) {
+  h5::Group mg = root.require_group("manifest");
+  for (std::size_t i = first; i < manifest.size(); ++i) {
+    h5::Group g = root.create_group(manifest_group(i));
+    write_manifest_entry(g, manifest[i]);
+    g.close();
+  }
+  mg.attrs().set("files", static_cast<std::uint64_t>(manifest.size()));
+  std::vector<std::string> columns(kInputColumnNames.begin(), kInputColumnNames.end());
+  mg.attrs().set("missing_columns", columns);
+  mg.close();
 }
 
 // ---- string table ---------------------------------------------------------------------
@@ -165,6 +203,93 @@ void read_column(par::Comm& comm, const h5::Group& g, const char* name, std::uin
   for (std::size_t i = 0; i < out.size(); ++i) set(out[i], column[i]);
 }
 
+// Collective. Creates partition group `index` with this rank's `local_events` (sorted, all in
+// this rank's vshard range under `map`) and its vshard offsets. Returns the partition's rows.
+std::uint64_t write_partition(par::Comm& comm, const h5::Group& root, int index,
+                              std::span<const Event> local_events, const par::VShardMap& map) {
+  const std::uint32_t first = map.first_vshard(comm.rank());
+  const std::uint32_t end = map.end_vshard(comm.rank());
+  // vshard offsets: this rank's entries [first, end), plus the final total on the last rank.
+  const std::uint64_t base = comm.exscan_sum<std::uint64_t>(local_events.size());
+  const std::uint64_t total = comm.allreduce_sum<std::uint64_t>(local_events.size());
+  std::vector<std::uint64_t> offsets;
+  offsets.reserve(end - first + 1);
+  {
+    std::size_t i = 0;
+    for (std::uint32_t v = first; v < end; ++v) {
+      offsets.push_back(base + i);
+      while (i < local_events.size() && map.vshard_of(local_events[i].user) == v) ++i;
+    }
+    if (comm.rank() == comm.size() - 1) offsets.push_back(total);
+  }
+  h5::Group part = root.create_group(partition_group(index));
+  part.attrs().set("events", total);
+  h5::Group ev = part.create_group("events");
+  write_column<std::uint64_t>(comm, ev, "user", local_events, [](const Event& e) { return e.user; });
+  write_column<std::uint32_t>(comm, ev, "time", local_events, [](const Event& e) { return e.time; });
+  write_column<std::uint8_t>(comm, ev, "event_type", local_events,
+                             [](const Event& e) { return static_cast<std::uint8_t>(e.type); });
+  write_column<std::uint64_t>(comm, ev, "product_id", local_events, [](const Event& e) { return e.product; });
+  write_column<std::uint64_t>(comm, ev, "category_id", local_events, [](const Event& e) { return e.category_id; });
+  write_column<std::uint64_t>(comm, ev, "category", local_events, [](const Event& e) { return e.category; });
+  write_column<std::uint64_t>(comm, ev, "brand", local_events, [](const Event& e) { return e.brand; });
+  write_column<double>(comm, ev, "price", local_events, [](const Event& e) { return e.price; });
+  write_column<std::uint64_t>(comm, ev, "session", local_events, [](const Event& e) { return e.session; });
+  ev.attrs().set("event_types", std::vector<std::string>(kEventTypeNames.begin(), kEventTypeNames.end()));
+  ev.close();
+  h5::write_rows<std::uint64_t>(comm, part, "vshard_offsets", offsets);
+  part.close();
+  return total;
+}
+
+// Collective. Rows [lo, hi) of partition p holding vshards [first, end) (hi - lo of them).
+std::pair<std::uint64_t, std::uint64_t> partition_rows(par::Comm& comm, const h5::File& f,
+                                                       const std::string& path, int p,
+                                                       std::uint32_t vshards, std::uint32_t first,
+                                                       std::uint32_t end) {
+  h5::Dataset off = f.root().open_dataset(partition_group(p) + "/vshard_offsets");
+  if (off.rows() != std::uint64_t{vshards} + 1)
+    throw InputError("event store " + path + ": partition " + std::to_string(p) +
+                     " has a vshard index of " + std::to_string(off.rows()) + " entries");
+  // An empty range still reads one entry (collective: every rank joins).
+  const auto o = h5::read_rows<std::uint64_t>(comm, off, first, end - first + 1);
+  if (o.back() < o.front()) throw InputError("event store " + path + ": bad vshard index");
+  return {o.front(), o.back()};
+}
+
+// Collective. This rank's rows [lo, hi) of partition p (its vshards under `vshards` and the
+// communicator's size).
+std::pair<std::uint64_t, std::uint64_t> my_partition_rows(par::Comm& comm, const h5::File& f,
+                                                          const std::string& path, std::uint32_t vshards,
+                                                          int partitions, int p) {
+  if (p < 0 || p >= partitions)
+    throw Error("event store " + path + ": no partition " + std::to_string(p));
+  const par::VShardMap map(vshards, comm.size());
+  return partition_rows(comm, f, path, p, vshards, map.first_vshard(comm.rank()), map.end_vshard(comm.rank()));
+}
+
+// Collective. Reads rows [lo, lo + out.size()) of partition p into `out`.
+void read_partition_rows(par::Comm& comm, const h5::File& f, const std::string& path, int p,
+                         std::uint64_t lo, std::span<Event> out, std::vector<std::byte>& scratch) {
+  h5::Group part = f.root().open_group(partition_group(p));
+  h5::Group g = part.open_group("events");
+  read_column<std::uint64_t>(comm, g, "user", lo, out, scratch, [](Event& e, std::uint64_t v) { e.user = v; });
+  read_column<std::uint32_t>(comm, g, "time", lo, out, scratch, [](Event& e, std::uint32_t v) { e.time = v; });
+  std::string bad;
+  read_column<std::uint8_t>(comm, g, "event_type", lo, out, scratch, [&bad](Event& e, std::uint8_t v) {
+    if (v >= kEventTypes) bad = "bad event type " + std::to_string(v);
+    e.type = static_cast<EventType>(v);
+  });
+  read_column<std::uint64_t>(comm, g, "product_id", lo, out, scratch, [](Event& e, std::uint64_t v) { e.product = v; });
+  read_column<std::uint64_t>(comm, g, "category_id", lo, out, scratch, [](Event& e, std::uint64_t v) { e.category_id = v; });
+  read_column<std::uint64_t>(comm, g, "category", lo, out, scratch, [](Event& e, std::uint64_t v) { e.category = v; });
+  read_column<std::uint64_t>(comm, g, "brand", lo, out, scratch, [](Event& e, std::uint64_t v) { e.brand = v; });
+  read_column<double>(comm, g, "price", lo, out, scratch, [](Event& e, double v) { e.price = v; });
+  read_column<std::uint64_t>(comm, g, "session", lo, out, scratch, [](Event& e, std::uint64_t v) { e.session = v; });
+  if (!bad.empty())
+    throw InputError("event store " + path + ", partition " + std::to_string(p) + ": " + bad);
+}
+
 }  // namespace
 
 // ---- EventStore -----------------------------------------------------------------------
@@ -216,6 +341,10 @@ EventStore EventStore::open(par::Comm& comm, const std::string& path) {
                              : 0;
       for (std::uint64_t i = 0; i < files; ++i)
         store.manifest_.push_back(read_manifest_entry(root.open_group(manifest_group(i))));
+      const std::uint64_t audits =
+          root.exists("manifest/audit") ? root.open_group("manifest/audit").attrs().get<std::uint64_t>("records") : 0;
+      for (std::uint64_t i = 0; i < audits; ++i)
+        store.audit_.push_back(read_audit_entry(root.open_group(audit_group(i))));
       store.strings_ = read_strings(root);
     }
     f.close();
@@ -272,20 +401,7 @@ int EventStore::append_partition(par::Comm& comm, const std::string& path, std::
   }
   par::agree(comm, error, ExitCode::internal);
 
-  // vshard offsets: this rank's entries [first, end), plus the final total on the last rank.
-  const std::uint64_t base = comm.exscan_sum<std::uint64_t>(local_events.size());
   const std::uint64_t total = comm.allreduce_sum<std::uint64_t>(local_events.size());
-  std::vector<std::uint64_t> offsets;
-  offsets.reserve(end - first + 1);
-  {
-    std::size_t i = 0;
-    for (std::uint32_t v = first; v < end; ++v) {
-      offsets.push_back(base + i);
-      while (i < local_events.size() && map.vshard_of(local_events[i].user) == v) ++i;
-    }
-    if (comm.rank() == comm.size() - 1) offsets.push_back(total);
-  }
-
   const StringTable merged = merge_strings(comm, old.strings_, strings);
   const int index = old.partitions_;
   std::vector<FileManifest> manifest = old.manifest_;
@@ -302,38 +418,9 @@ int EventStore::append_partition(par::Comm& comm, const std::string& path, std::
       a.set("schema_version", static_cast<std::int32_t>(kStoreSchemaVersion));
       a.set("vshards", vshards);
     }
-    {
-      h5::Group part = root.create_group(partition_group(index));
-      part.attrs().set("events", total);
-      h5::Group ev = part.create_group("events");
-      write_column<std::uint64_t>(comm, ev, "user", local_events, [](const Event& e) { return e.user; });
-      write_column<std::uint32_t>(comm, ev, "time", local_events, [](const Event& e) { return e.time; });
-      write_column<std::uint8_t>(comm, ev, "event_type", local_events,
-                                 [](const Event& e) { return static_cast<std::uint8_t>(e.type); });
-      write_column<std::uint64_t>(comm, ev, "product_id", local_events, [](const Event& e) { return e.product; });
-      write_column<std::uint64_t>(comm, ev, "category_id", local_events, [](const Event& e) { return e.category_id; });
-      write_column<std::uint64_t>(comm, ev, "category", local_events, [](const Event& e) { return e.category; });
-      write_column<std::uint64_t>(comm, ev, "brand", local_events, [](const Event& e) { return e.brand; });
-      write_column<double>(comm, ev, "price", local_events, [](const Event& e) { return e.price; });
-      write_column<std::uint64_t>(comm, ev, "session", local_events, [](const Event& e) { return e.session; });
-      ev.attrs().set("event_types", std::vector<std::string>(kEventTypeNames.begin(), kEventTypeNames.end()));
-      ev.close();
-      h5::write_rows<std::uint64_t>(comm, part, "vshard_offsets", offsets);
-      part.close();
-    }
+    write_partition(comm, root, index, local_events, map);
     write_strings(comm, root, merged);
-    {
-      h5::Group mg = root.require_group("manifest");
-      for (std::size_t i = old.manifest_.size(); i < manifest.size(); ++i) {
-        h5::Group g = root.create_group(manifest_group(i));
-        write_manifest_entry(g, manifest[i]);
-        g.close();
-      }
-      mg.attrs().set("files", static_cast<std::uint64_t>(manifest.size()));
-      std::vector<std::string> columns(kInputColumnNames.begin(), kInputColumnNames.end());
-      mg.attrs().set("missing_columns", columns);
-      mg.close();
-    }
+    write_manifest(root, manifest, old.manifest_.size());
     a.set("partitions", static_cast<std::int32_t>(index + 1));
     a.set("events", old.events_ + total);
     a.set("writer", std::string("ecom ") + ECOM_VERSION + " (" + ECOM_GIT_REVISION + ")");
@@ -359,39 +446,16 @@ std::vector<Event> EventStore::read_vshards(par::Comm& comm, std::uint32_t first
   std::vector<std::uint64_t> row_lo(static_cast<std::size_t>(partitions_)), row_hi(row_lo.size());
   std::uint64_t total = 0;
   for (int p = 0; p < partitions_; ++p) {
-    h5::Dataset off = f.root().open_dataset(partition_group(p) + "/vshard_offsets");
-    if (off.rows() != std::uint64_t{vshards_} + 1)
-      throw InputError("event store " + path_ + ": partition " + std::to_string(p) +
-                       " has a vshard index of " + std::to_string(off.rows()) + " entries");
-    // An empty range still reads one entry (collective: every rank joins).
-    const auto o = h5::read_rows<std::uint64_t>(comm, off, first, end - first + 1);
-    if (o.back() < o.front()) throw InputError("event store " + path_ + ": bad vshard index");
-    row_lo[static_cast<std::size_t>(p)] = o.front();
-    row_hi[static_cast<std::size_t>(p)] = o.back();
-    total += o.back() - o.front();
+    const auto [lo, hi] = partition_rows(comm, f, path_, p, vshards_, first, end);
+    row_lo[static_cast<std::size_t>(p)] = lo;
+    row_hi[static_cast<std::size_t>(p)] = hi;
+    total += hi - lo;
   }
   events.resize(total);
   for (int p = 0; p < partitions_; ++p) {
-    h5::Group part = f.root().open_group(partition_group(p));
     const std::uint64_t lo = row_lo[static_cast<std::size_t>(p)], hi = row_hi[static_cast<std::size_t>(p)];
     const std::size_t at = bounds.back();
-    std::span<Event> out(events.data() + at, hi - lo);
-    h5::Group g = part.open_group("events");
-    read_column<std::uint64_t>(comm, g, "user", lo, out, scratch, [](Event& e, std::uint64_t v) { e.user = v; });
-    read_column<std::uint32_t>(comm, g, "time", lo, out, scratch, [](Event& e, std::uint32_t v) { e.time = v; });
-    std::string bad;
-    read_column<std::uint8_t>(comm, g, "event_type", lo, out, scratch, [&bad](Event& e, std::uint8_t v) {
-      if (v >= kEventTypes) bad = "bad event type " + std::to_string(v);
-      e.type = static_cast<EventType>(v);
-    });
-    read_column<std::uint64_t>(comm, g, "product_id", lo, out, scratch, [](Event& e, std::uint64_t v) { e.product = v; });
-    read_column<std::uint64_t>(comm, g, "category_id", lo, out, scratch, [](Event& e, std::uint64_t v) { e.category_id = v; });
-    read_column<std::uint64_t>(comm, g, "category", lo, out, scratch, [](Event& e, std::uint64_t v) { e.category = v; });
-    read_column<std::uint64_t>(comm, g, "brand", lo, out, scratch, [](Event& e, std::uint64_t v) { e.brand = v; });
-    read_column<double>(comm, g, "price", lo, out, scratch, [](Event& e, double v) { e.price = v; });
-    read_column<std::uint64_t>(comm, g, "session", lo, out, scratch, [](Event& e, std::uint64_t v) { e.session = v; });
-    if (!bad.empty())
-      throw InputError("event store " + path_ + ", partition " + std::to_string(p) + ": " + bad);
+    read_partition_rows(comm, f, path_, p, lo, std::span<Event>(events.data() + at, hi - lo), scratch);
     bounds.push_back(at + (hi - lo));
   }
   f.close();
@@ -400,6 +464,112 @@ std::vector<Event> EventStore::read_vshards(par::Comm& comm, std::uint32_t first
     std::inplace_merge(events.begin(), events.begin() + static_cast<std::ptrdiff_t>(bounds[p - 1]),
                        events.begin() + static_cast<std::ptrdiff_t>(bounds[p]), event_less);
   return events;
+}
+
+std::vector<Event> EventStore::read_partition(par::Comm& comm, int partition) const {
+  h5::File f = h5::File::open(comm, path_, false);
+  const auto [lo, hi] = my_partition_rows(comm, f, path_, vshards_, partitions_, partition);
+  std::vector<Event> events(hi - lo);
+  std::vector<std::byte> scratch;
+  read_partition_rows(comm, f, path_, partition, lo, events, scratch);
+  f.close();
+  return events;
+}
+
+PartitionSummary EventStore::partition_summary(par::Comm& comm, int partition) const {
+  h5::File f = h5::File::open(comm, path_, false);
+  const auto [lo, hi] = my_partition_rows(comm, f, path_, vshards_, partitions_, partition);
+  std::vector<Event> events(hi - lo);  // the time column's sink (only `time` is read)
+  std::vector<std::byte> scratch;
+  std::uint32_t first = UINT32_MAX, last = 0;
+  {
+    h5::Group g = f.root().open_group(partition_group(partition) + "/events");
+    read_column<std::uint32_t>(comm, g, "time", lo, events, scratch, [&](Event&, std::uint32_t v) {
+      first = std::min(first, v);
+      last = std::max(last, v);
+    });
+  }
+  f.close();
+  PartitionSummary s;
+  s.events = comm.allreduce_sum<std::uint64_t>(hi - lo);
+  s.first_time = comm.allreduce_min(first);
+  s.last_time = comm.allreduce_max(last);
+  if (s.events == 0) s.first_time = s.last_time = 0;
+  return s;
+}
+
+std::uint64_t EventStore::rewrite(par::Comm& comm, const std::string& path,
+                                  const std::vector<bool>& keep_partition,
+                                  const std::function<bool(const Event&)>& erase,
+                                  const AuditRecord& record) {
+  const EventStore old = open(comm, path);
+  if (keep_partition.size() != static_cast<std::size_t>(old.partitions_))
+    throw Error("rewrite: keep_partition has " + std::to_string(keep_partition.size()) + " entries for " +
+                std::to_string(old.partitions_) + " partitions");
+  const par::VShardMap map(old.vshards_, comm.size());
+  const std::string tmp = path + ".tmp";
+  std::uint64_t kept_total = 0, erased_local = 0, dropped = 0;
+  std::vector<FileManifest> manifest;
+  int index = 0;
+  {
+    h5::File src = h5::File::open(comm, path, false);
+    h5::File f = h5::File::create(comm, tmp);
+    const h5::Group& root = f.root();
+    std::vector<std::byte> scratch;
+    for (int p = 0; p < old.partitions_; ++p) {
+      const auto [lo, hi] = my_partition_rows(comm, src, path, old.vshards_, old.partitions_, p);
+      if (!keep_partition[static_cast<std::size_t>(p)]) {
+        dropped += comm.allreduce_sum<std::uint64_t>(hi - lo);
+        continue;
+      }
+      std::vector<Event> events(hi - lo);
+      read_partition_rows(comm, src, path, p, lo, events, scratch);
+      if (erase) {
+        const auto before = events.size();
+        events.erase(std::remove_if(events.begin(), events.end(), erase), events.end());
+        erased_local += before - events.size();
+      }
+      kept_total += write_partition(comm, root, index, events, map);
+      for (FileManifest m : old.manifest_)
+        if (m.partition == p) {
+          m.partition = index;
+          manifest.push_back(std::move(m));
+        }
+      ++index;
+    }
+    src.close();
+    const auto a = root.attrs();
+    a.set("format", std::string(kStoreFormat));
+    a.set("schema_version", static_cast<std::int32_t>(kStoreSchemaVersion));
+    a.set("vshards", old.vshards_);
+    write_strings(comm, root, old.strings_);
+    write_manifest(root, manifest, 0);
+    {
+      std::vector<AuditRecord> audit = old.audit_;
+      audit.push_back(record);
+      h5::Group ag = root.require_group("manifest/audit");
+      for (std::size_t i = 0; i < audit.size(); ++i) {
+        h5::Group g = root.create_group(audit_group(i));
+        write_audit_entry(g, audit[i]);
+        g.close();
+      }
+      ag.attrs().set("records", static_cast<std::uint64_t>(audit.size()));
+      ag.close();
+    }
+    a.set("partitions", static_cast<std::int32_t>(index));
+    a.set("events", kept_total);
+    a.set("writer", std::string("ecom ") + ECOM_VERSION + " (" + ECOM_GIT_REVISION + ")");
+    f.close();
+  }
+  comm.barrier();
+  std::string error;
+  if (comm.rank() == 0) {
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) error = "cannot rename " + tmp + " to " + path + ": " + ec.message();
+  }
+  par::agree(comm, error, ExitCode::comm);
+  return dropped + comm.allreduce_sum(erased_local);
 }
 
 }  // namespace ecom::io

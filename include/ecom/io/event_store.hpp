@@ -20,6 +20,7 @@
 // over `path` when complete, so a killed run never leaves a store that looks complete.
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <span>
 #include <string>
@@ -56,6 +57,24 @@ struct FileManifest {
   bool operator==(const FileManifest&) const = default;
 };
 
+// One entry of the store's audit log (/manifest/audit/<NNNNNN>, attributes): what retention
+// (`ecom purge`) or erasure (`ecom forget`) removed, and when. Never holds a user id or pseudonym.
+struct AuditRecord {
+  std::string action;  // "purge" or "forget"
+  std::string time;    // ISO 8601 UTC
+  std::uint64_t events_removed = 0;
+  std::uint64_t partitions_removed = 0;
+  std::string note;    // policy or request reference (no personal data)
+
+  bool operator==(const AuditRecord&) const = default;
+};
+
+// Rows and event-time range of one partition (times 0 when it is empty).
+struct PartitionSummary {
+  std::uint64_t events = 0;
+  std::uint32_t first_time = 0, last_time = 0;
+};
+
 // id -> string (lower-cased brand or category_code). Sorted by id, unique.
 using StringTable = std::vector<std::pair<std::uint64_t, std::string>>;
 
@@ -85,6 +104,7 @@ class EventStore {
   int partitions() const { return partitions_; }
   std::uint64_t events() const { return events_; }  // rows over all partitions
   const std::vector<FileManifest>& manifest() const { return manifest_; }
+  const std::vector<AuditRecord>& audit() const { return audit_; }
   const StringTable& strings() const { return strings_; }
   bool has_file(const std::string& sha256) const;
   // The string of `id` ("" for kUnknownStringId or an id not in the table).
@@ -97,6 +117,21 @@ class EventStore {
   // Collective. Reads the events of vshards [first, end) on this rank (others may pass other
   // ranges, or empty ones).
   std::vector<Event> read_vshards(par::Comm& comm, std::uint32_t first, std::uint32_t end) const;
+  // Collective. This rank's events (its vshards) of partition `partition` only.
+  std::vector<Event> read_partition(par::Comm& comm, int partition) const;
+  // Collective. Rows and time range of a partition (reads only its time column).
+  PartitionSummary partition_summary(par::Comm& comm, int partition) const;
+
+  // Collective. Rewrites the store into a fresh file (so removed data leaves no bytes behind,
+  // unlike unlinking HDF5 objects): keeps the partitions p with keep_partition[p] (renumbered
+  // in order, their manifest entries with them), removes the events for which `erase` is true
+  // (if given), keeps the string table, drops /profile, and appends `record` to the audit log.
+  // Written to `path + ".tmp"` and renamed. Returns the number of events removed (dropped
+  // partitions included), the same on every rank.
+  static std::uint64_t rewrite(par::Comm& comm, const std::string& path,
+                               const std::vector<bool>& keep_partition,
+                               const std::function<bool(const Event&)>& erase,
+                               const AuditRecord& record);
 
  private:
   std::string path_;
@@ -104,6 +139,7 @@ class EventStore {
   int partitions_ = 0;
   std::uint64_t events_ = 0;
   std::vector<FileManifest> manifest_;
+  std::vector<AuditRecord> audit_;
   StringTable strings_;
 };
 

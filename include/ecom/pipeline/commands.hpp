@@ -10,4 +10,5 @@ void add_pseudonymize_command(CLI::App& app, Action& action);  // src/privacy/co
 void add_synth_command(CLI::App& app, Action& action);         // src/synth/command.cpp
 void add_analysis_commands(CLI::App& app, Action& action);     // src/pipeline/run.cpp: analyze, run
 void add_score_command(CLI::App& app, Action& action);          // src/pipeline/score.cpp
+void add_retention_commands(CLI::App& app, Action& action);    // src/pipeline/retention.cpp: purge, forget
 }  // namespace ecom
