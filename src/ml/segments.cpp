@@ -142,7 +142,8 @@ NamingRule parse_naming_rule(std::string_view text) {
   for (std::string_view cond : split_conditions(body)) {
     if (cond.empty()) bad_rule(text, "empty condition");
     std::size_t op_pos = cond.find_first_of("<>");
-    if (op_pos == std::string_view::npos) bad_rule(text, "no comparison in '" + std::string(cond) + "'");
+    if (op_pos == std::string_view::npos)
+      bad_rule(text, "no comparison in '" + std::string(cond) + "'");
     Condition c;
     c.quantity = std::string(trim(cond.substr(0, op_pos)));
     std::size_t after = op_pos + 1;
@@ -172,14 +173,17 @@ std::vector<NamingRule> parse_naming_rules(std::span<const std::string> texts) {
 }
 
 std::vector<std::string> default_naming_rules() {
+  // docs/SEGMENTS.md explains each threshold ("x": times the population mean).
   return {
-      "VIP: monetary >= 3x & n_purchases >= 2x",
-      "top spenders: monetary >= 2x",
-      "loyal: n_purchases >= 1.5x & active_days >= 1.5x",
-      "active buyers: n_purchases >= 1x & recency_days <= 1x",
+      "VIP: monetary >= 5x & n_purchases >= 6x",
+      "top spenders: monetary >= 4x & avg_basket >= 4x",
+      "loyal: n_purchases >= 2x & active_days >= 2x",
+      "bargain hunters: n_purchases >= 1x & avg_view_price <= 0.5x",
+      "active buyers: n_purchases >= 1x",
+      "cart abandoners: abandonment_rate >= 0.5 & n_purchases <= 0.25x",
       "window shoppers: n_views >= 1x & n_purchases <= 0.25x",
       "dormant: recency_days >= 1.5x",
-      "occasional: n_events <= 1x",
+      "occasional:",
   };
 }
 
@@ -212,8 +216,8 @@ std::vector<std::string> name_segments(const SegmentProfiles& profiles,
         c.quantity.compare(c.quantity.size() - 5, 5, "_mean") == 0)
       it = find(c.quantity.substr(0, c.quantity.size() - 5));
     if (it == profiles.features.end())
-      throw UserError("segment naming rule '" + rule.text + "': unknown quantity '" +
-                      c.quantity + "'");
+      throw UserError("segment naming rule '" + rule.text + "': unknown quantity '" + c.quantity +
+                      "'");
     const auto j = static_cast<std::size_t>(it - profiles.features.begin());
     value = s.means[j];
     reference = profiles.overall_means[j];
@@ -226,10 +230,18 @@ std::vector<std::string> name_segments(const SegmentProfiles& profiles,
       const double bound = c.relative ? c.value * reference : c.value;
       bool ok = false;
       switch (c.op) {
-        case CompareOp::ge: ok = value >= bound; break;
-        case CompareOp::gt: ok = value > bound; break;
-        case CompareOp::le: ok = value <= bound; break;
-        case CompareOp::lt: ok = value < bound; break;
+        case CompareOp::ge:
+          ok = value >= bound;
+          break;
+        case CompareOp::gt:
+          ok = value > bound;
+          break;
+        case CompareOp::le:
+          ok = value <= bound;
+          break;
+        case CompareOp::lt:
+          ok = value < bound;
+          break;
       }
       all = all && ok;  // NaN (empty segment) compares false
     }
@@ -304,7 +316,8 @@ std::vector<double> segment_confidence(const RowMatrix& scores, const RowMatrix&
     }
     const double t = 2.0 * sigma2;
     double z = 0;
-    for (double v : d2) z += std::exp(-(v - mn) / t);  // shifted by the minimum: no underflow of all
+    for (double v : d2)
+      z += std::exp(-(v - mn) / t);  // shifted by the minimum: no underflow of all
     out[i] = std::exp(-(d2[own] - mn) / t) / z;
   }
   return out;

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "ecom/core/error.hpp"
+#include "ecom/ml/exact_bins.hpp"
 #include "ecom/ml/metrics_cluster.hpp"
 #include "ecom/par/random.hpp"
 
@@ -15,6 +16,15 @@ namespace ecom::ml {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// Counter of the keyed draw that puts a user's slot into the gap reference sets (the point
+// coordinates use counters b * d + j, far below).
+constexpr std::uint32_t kGapSampleCounter = 0xFFFFFFFFu;
+// Counter of the keyed draw that puts a user into the stability base sample (resample b uses
+// counter b).
+constexpr std::uint32_t kSampleCounter = 0xFFFFFFFFu;
+// Counter of the keyed draw that orders users for the global k-means candidate sample
+// (k-means|| uses counters 0 .. init_rounds).
+constexpr std::uint32_t kCandidateCounter = 0xFFFFFFF0u;
 
 std::string fmt(double v) {
   if (std::isnan(v)) return "nan";
@@ -25,7 +35,8 @@ std::string fmt(double v) {
 
 // Rows of `scores` (and ids) where mask is set.
 void subset(const RowMatrix& scores, std::span<const std::uint64_t> ids,
-            const std::vector<char>& mask, RowMatrix& out_scores, std::vector<std::uint64_t>& out_ids) {
+            const std::vector<char>& mask, RowMatrix& out_scores,
+            std::vector<std::uint64_t>& out_ids) {
   std::size_t m = 0;
   for (char c : mask) m += (c != 0);
   out_scores.resize(static_cast<Eigen::Index>(m), scores.cols());
@@ -41,6 +52,127 @@ void subset(const RowMatrix& scores, std::span<const std::uint64_t> ids,
 double safe_log(double w) { return w > 0 ? std::log(w) : kNaN; }
 
 }  // namespace
+
+RowMatrix keyed_candidates(par::Comm& comm, const RowMatrix& scores,
+                           std::span<const std::uint64_t> user_ids, Eigen::Index d, std::size_t m,
+                           std::uint64_t seed) {
+  const auto n = static_cast<std::size_t>(scores.rows());
+  struct Keyed {
+    double key;
+    std::uint64_t id;
+    std::size_t row;
+  };
+  std::vector<Keyed> local(n);
+  for (std::size_t i = 0; i < n; ++i)
+    local[i] = {par::uniform(seed, par::Purpose::kmeans_init, user_ids[i], kCandidateCounter),
+                user_ids[i], i};
+  auto less = [](const Keyed& a, const Keyed& b) {
+    return a.key != b.key ? a.key < b.key : a.id < b.id;
+  };
+  const std::size_t take = std::min(m, n);
+  std::partial_sort(local.begin(), local.begin() + static_cast<std::ptrdiff_t>(take), local.end(),
+                    less);
+  std::vector<double> keys, rows;
+  std::vector<std::uint64_t> ids;
+  for (std::size_t q = 0; q < take; ++q) {
+    keys.push_back(local[q].key);
+    ids.push_back(local[q].id);
+    for (Eigen::Index j = 0; j < d; ++j)
+      rows.push_back(scores(static_cast<Eigen::Index>(local[q].row), j));
+  }
+  const auto g_keys = comm.allgatherv<double>(keys);
+  const auto g_ids = comm.allgatherv<std::uint64_t>(ids);
+  const auto g_rows = comm.allgatherv<double>(rows);
+  std::vector<Keyed> all(g_keys.size());
+  for (std::size_t q = 0; q < all.size(); ++q) all[q] = {g_keys[q], g_ids[q], q};
+  std::sort(all.begin(), all.end(), less);
+  all.resize(std::min(m, all.size()));
+  RowMatrix out(static_cast<Eigen::Index>(all.size()), d);
+  for (std::size_t q = 0; q < all.size(); ++q)
+    for (Eigen::Index j = 0; j < d; ++j)
+      out(static_cast<Eigen::Index>(q), j) =
+          g_rows[all[q].row * static_cast<std::size_t>(d) + static_cast<std::size_t>(j)];
+  return out;
+}
+
+int next_centre(par::Comm& comm, const RowMatrix& scores, std::span<const double> dist2,
+                const RowMatrix& candidates) {
+  const auto n = static_cast<std::size_t>(scores.rows());
+  const auto m = static_cast<std::size_t>(candidates.rows());
+  const Eigen::Index d = candidates.cols();
+  if (m == 0) return -1;
+  BinnedSums gains(m);
+  for (std::size_t i = 0; i < n; ++i) {
+    const double di = dist2[i];
+    if (!(di > 0)) continue;
+    const double* x = &scores(static_cast<Eigen::Index>(i), 0);
+    for (std::size_t c = 0; c < m; ++c) {
+      const double g = di - squared_distance(x, &candidates(static_cast<Eigen::Index>(c), 0), d);
+      if (g > 0) gains.add(c, g);
+    }
+  }
+  const par::ExactVector total = comm.exact_combine(gains.to_exact());
+  int best = -1;
+  double best_gain = 0;
+  for (std::size_t c = 0; c < m; ++c) {
+    const double g = total[c].value();
+    if (g > best_gain) {  // ties: the earlier candidate
+      best_gain = g;
+      best = static_cast<int>(c);
+    }
+  }
+  return best;
+}
+
+KMeansResult grow_k(par::Comm& comm, const RowMatrix& scores,
+                    std::span<const std::uint64_t> user_ids, const KMeansOptions& options,
+                    const KMeansResult* previous, const RowMatrix& candidates) {
+  KMeansResult none;
+  if (candidates.rows() == 0) return none;
+  const Eigen::Index k1 = previous != nullptr ? previous->centroids.rows() : 0;
+  int c = 0;  // k = 1: any start gives the mean after one Lloyd step
+  if (k1 > 0) c = next_centre(comm, scores, previous->dist2, candidates);
+  if (c < 0) return none;
+  RowMatrix init(k1 + 1, candidates.cols());
+  if (k1 > 0) init.topRows(k1) = previous->centroids;
+  init.row(k1) = candidates.row(c);
+  KMeansOptions o = options;
+  o.k = static_cast<int>(k1 + 1);
+  return lloyd(comm, scores, user_ids, init, o);
+}
+
+KMeansResult cluster_k(par::Comm& comm, const RowMatrix& scores,
+                       std::span<const std::uint64_t> user_ids, const KMeansOptions& options, int k,
+                       std::uint64_t seed, KMeansResult* chain, const RowMatrix& candidates) {
+  KMeansOptions o = options;
+  o.k = k;
+  KMeansResult best = kmeans(comm, scores, user_ids, o, seed);
+  if (chain == nullptr || candidates.rows() == 0) return best;
+  // Bring the chain to k - 1 (from k = 1 the first time), then grow it by one centre.
+  while (chain->centroids.rows() < k - 1) {
+    KMeansResult next = grow_k(comm, scores, user_ids, o, chain, candidates);
+    if (next.centroids.rows() == 0) return best;
+    *chain = std::move(next);
+  }
+  if (chain->centroids.rows() != k - 1) return best;
+  KMeansResult grown = grow_k(comm, scores, user_ids, o, chain, candidates);
+  if (grown.centroids.rows() != k || !(grown.inertia < best.inertia)) {
+    *chain = best;  // the chain continues from the better solution of this k
+    return best;
+  }
+  if (o.canonical_order) {
+    const auto perm = canonical_permutation(grown.centroids, grown.sizes);
+    RowMatrix sorted(grown.centroids.rows(), grown.centroids.cols());
+    for (std::size_t old = 0; old < perm.size(); ++old)
+      sorted.row(perm[old]) = grown.centroids.row(static_cast<Eigen::Index>(old));
+    grown.centroids = std::move(sorted);
+    assign_all(comm, scores, grown.centroids, o.block_rows, grown.labels, grown.dist2, &grown.sizes,
+               &grown.inertia);
+  }
+  grown.best_init = o.n_init;  // the grown start, after the n_init k-means|| starts
+  *chain = grown;
+  return grown;
+}
 
 void gap_from_logs(double log_w, std::span<const double> ref_log_w, double& gap, double& gap_sd) {
   gap = kNaN;
@@ -121,7 +253,9 @@ KChoice choose_k(std::span<const KScore> table, const KRule& rule) {
   const KScore* best_sil = use_simplified ? argmax(ssil, stable) : argmax(sil, stable);
   out.silhouette_k = best_sil != nullptr ? best_sil->k : 0;
   const char* sil_name = use_simplified ? "simplified silhouette" : "silhouette";
-  auto sil_of = [&](const KScore& r) { return use_simplified ? r.simplified_silhouette : r.silhouette; };
+  auto sil_of = [&](const KScore& r) {
+    return use_simplified ? r.simplified_silhouette : r.silhouette;
+  };
 
   const std::string& m = rule.method;
   if (m == "gap") {
@@ -146,13 +280,11 @@ KChoice choose_k(std::span<const KScore> table, const KRule& rule) {
     const KScore* gap_row = nullptr;
     for (const auto* r : stable)
       if (r->k == out.gap_k) gap_row = r;
-    if (gap_row != nullptr &&
-        (best_sil == nullptr || std::isnan(sil_of(*gap_row)) ||
-         sil_of(*gap_row) >= sil_of(*best_sil) - rule.silhouette_tolerance)) {
+    if (gap_row != nullptr && (best_sil == nullptr || std::isnan(sil_of(*gap_row)) ||
+                               sil_of(*gap_row) >= sil_of(*best_sil) - rule.silhouette_tolerance)) {
       out.k = gap_row->k;
-      why << "gap statistic 1-SE rule picks k=" << out.k << " (gap " << fmt(gap_row->gap)
-          << ", sd " << fmt(gap_row->gap_sd) << "), stable (ARI " << fmt(gap_row->stability_ari)
-          << ")";
+      why << "gap statistic 1-SE rule picks k=" << out.k << " (gap " << fmt(gap_row->gap) << ", sd "
+          << fmt(gap_row->gap_sd) << "), stable (ARI " << fmt(gap_row->stability_ari) << ")";
       if (best_sil != nullptr)
         why << ", " << sil_name << " " << fmt(sil_of(*gap_row)) << " within "
             << fmt(rule.silhouette_tolerance) << " of the best stable " << fmt(sil_of(*best_sil))
@@ -165,8 +297,8 @@ KChoice choose_k(std::span<const KScore> table, const KRule& rule) {
       else if (gap_row == nullptr)
         why << " (the gap's k=" << out.gap_k << " is not stable)";
       else
-        why << " (the gap's k=" << out.gap_k << " has " << sil_name << " "
-            << fmt(sil_of(*gap_row)) << ")";
+        why << " (the gap's k=" << out.gap_k << " has " << sil_name << " " << fmt(sil_of(*gap_row))
+            << ")";
     } else if (out.gap_k != 0) {
       out.k = out.gap_k;
       why << "gap statistic 1-SE rule (no silhouette available)";
@@ -194,8 +326,8 @@ KSelection select_k(par::Comm& comm, const RowMatrix& scores,
   const auto n_total = comm.allreduce_sum<std::uint64_t>(n);
   if (n_total == 0) throw UserError("k selection: no users");
   const int k_lo = std::max(1, options.k_min);
-  const int k_hi = static_cast<int>(std::min<std::uint64_t>(
-      static_cast<std::uint64_t>(std::max(options.k_max, k_lo)), n_total));
+  const int k_hi = static_cast<int>(
+      std::min<std::uint64_t>(static_cast<std::uint64_t>(std::max(options.k_max, k_lo)), n_total));
   if (k_lo > k_hi) {
     std::ostringstream os;
     os << "k selection: k_min = " << options.k_min << " but only " << n_total << " users";
@@ -213,10 +345,11 @@ KSelection select_k(par::Comm& comm, const RowMatrix& scores,
   KSelection sel;
   std::vector<KMeansResult> models(nk);
   sel.table.resize(nk);
+  const RowMatrix cands =
+      keyed_candidates(comm, scores, user_ids, d, options.global_candidates, seed);
+  KMeansResult chain;
   for (std::size_t q = 0; q < nk; ++q) {
-    KMeansOptions o = options.kmeans;
-    o.k = ks[q];
-    models[q] = kmeans(comm, scores, user_ids, o, seed);
+    models[q] = cluster_k(comm, scores, user_ids, options.kmeans, ks[q], seed, &chain, cands);
     KScore& row = sel.table[q];
     row.k = ks[q];
     row.inertia = models[q].inertia;
@@ -240,7 +373,10 @@ KSelection select_k(par::Comm& comm, const RowMatrix& scores,
   }
 
   // Gap statistic: B reference sets uniform in the bounding box of the scores. For PCA scores
-  // the coordinate axes are the principal axes, so this is Tibshirani's PCA-aligned box.
+  // the coordinate axes are the principal axes, so this is Tibshirani's PCA-aligned box. Each
+  // set has about gap_sample points: user i holds a point when its keyed draw falls below
+  // gap_sample / n_total (so the sets do not depend on the ranks); log W* is then scaled to the
+  // n_total points of the data by adding log(n_total / m).
   const int B = options.gap_references;
   if (B > 0 && d > 0) {
     std::vector<double> lo(static_cast<std::size_t>(d), std::numeric_limits<double>::infinity());
@@ -253,70 +389,111 @@ KSelection select_k(par::Comm& comm, const RowMatrix& scores,
       }
     comm.allreduce_min<double>(lo);
     comm.allreduce_max<double>(hi);
+    const double keep = options.gap_sample == 0 ? 1.0
+                                                : static_cast<double>(options.gap_sample) /
+                                                      static_cast<double>(n_total);
+    std::vector<std::uint64_t> slot_ids;
+    for (std::size_t i = 0; i < n; ++i)
+      if (keep >= 1.0 ||
+          par::uniform(seed, par::Purpose::gap_reference, user_ids[i], kGapSampleCounter) < keep)
+        slot_ids.push_back(user_ids[i]);
+    const std::uint64_t m_total = comm.allreduce_sum<std::uint64_t>(slot_ids.size());
+    const double log_scale = std::log(static_cast<double>(n_total) /
+                                      static_cast<double>(std::max<std::uint64_t>(m_total, 1)));
     std::vector<std::vector<double>> ref_logs(nk);
-    RowMatrix ref(static_cast<Eigen::Index>(n), d);
+    RowMatrix ref(static_cast<Eigen::Index>(slot_ids.size()), d);
+    KMeansOptions ro = options.kmeans;
+    ro.n_init = 1;
+    ro.canonical_order = false;
     for (int b = 0; b < B; ++b) {
-      for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t i = 0; i < slot_ids.size(); ++i)
         for (Eigen::Index j = 0; j < d; ++j) {
           const auto ju = static_cast<std::size_t>(j);
-          const double u = par::uniform(seed, par::Purpose::gap_reference, user_ids[i],
+          const double u = par::uniform(seed, par::Purpose::gap_reference, slot_ids[i],
                                         static_cast<std::uint32_t>(b * d + j));
           ref(static_cast<Eigen::Index>(i), j) = lo[ju] + (hi[ju] - lo[ju]) * u;
         }
       const std::uint64_t ref_seed =
           derive_seed(seed, static_cast<std::uint32_t>(par::Purpose::gap_reference),
                       static_cast<std::uint64_t>(b));
+      const RowMatrix ref_cands =
+          keyed_candidates(comm, ref, slot_ids, d, options.global_candidates, ref_seed);
+      KMeansResult ref_chain;
       for (std::size_t q = 0; q < nk; ++q) {
-        KMeansOptions o = options.kmeans;
-        o.k = ks[q];
-        o.n_init = 1;
-        o.canonical_order = false;
-        ref_logs[q].push_back(safe_log(kmeans(comm, ref, user_ids, o, ref_seed).inertia));
+        if (m_total < static_cast<std::uint64_t>(ks[q])) {
+          ref_logs[q].push_back(kNaN);
+          continue;
+        }
+        const KMeansResult r =
+            cluster_k(comm, ref, slot_ids, ro, ks[q], ref_seed, &ref_chain, ref_cands);
+        ref_logs[q].push_back(safe_log(r.inertia) + log_scale);
       }
-      say("k-selection: gap reference " + std::to_string(b + 1) + "/" + std::to_string(B));
+      say("k-selection: gap reference " + std::to_string(b + 1) + "/" + std::to_string(B) + " (" +
+          std::to_string(m_total) + " points)");
     }
     for (std::size_t q = 0; q < nk; ++q)
       gap_from_logs(safe_log(sel.table[q].inertia), ref_logs[q], sel.table[q].gap,
                     sel.table[q].gap_sd);
   }
 
-  // Bootstrap stability: keyed subsamples, clustered independently, compared pairwise on the
-  // users they share (labels of a user under clustering b = its nearest centroid of b).
+  // Bootstrap stability: keyed subsamples of a base set of users (all users, or a keyed sample
+  // of about stability_sample), clustered independently by the same procedure, compared
+  // pairwise on the users they share (label of a user under clustering b = its nearest
+  // centroid of b).
   const int R = options.stability_resamples;
   if (R >= 2) {
-    std::vector<std::vector<char>> masks(static_cast<std::size_t>(R), std::vector<char>(n));
+    RowMatrix base_scores;
+    std::vector<std::uint64_t> base_id_store;
+    const RowMatrix* base = &scores;
+    std::span<const std::uint64_t> base_ids = user_ids;
+    if (options.stability_sample > 0 && options.stability_sample < n_total) {
+      const double keep =
+          static_cast<double>(options.stability_sample) / static_cast<double>(n_total);
+      std::vector<char> in(n);
+      for (std::size_t i = 0; i < n; ++i)
+        in[i] =
+            par::uniform(seed, par::Purpose::bootstrap, user_ids[i], kSampleCounter) < keep ? 1 : 0;
+      subset(scores, user_ids, in, base_scores, base_id_store);
+      base = &base_scores;
+      base_ids = base_id_store;
+    }
+    const std::size_t nb = base_ids.size();
+    std::vector<std::vector<char>> masks(static_cast<std::size_t>(R), std::vector<char>(nb));
     std::vector<std::uint64_t> sub_total(static_cast<std::size_t>(R));
     for (int b = 0; b < R; ++b) {
       std::uint64_t m = 0;
-      for (std::size_t i = 0; i < n; ++i) {
-        const bool in = par::uniform(seed, par::Purpose::bootstrap, user_ids[i],
+      for (std::size_t i = 0; i < nb; ++i) {
+        const bool in = par::uniform(seed, par::Purpose::bootstrap, base_ids[i],
                                      static_cast<std::uint32_t>(b)) < options.stability_fraction;
         masks[static_cast<std::size_t>(b)][i] = in ? 1 : 0;
         m += in;
       }
       sub_total[static_cast<std::size_t>(b)] = comm.allreduce_sum<std::uint64_t>(m);
     }
-    std::vector<std::vector<RowMatrix>> centroids(nk, std::vector<RowMatrix>(static_cast<std::size_t>(R)));
+    std::vector<std::vector<RowMatrix>> centroids(
+        nk, std::vector<RowMatrix>(static_cast<std::size_t>(R)));
     RowMatrix sub;
     std::vector<std::uint64_t> sub_ids;
     for (int b = 0; b < R; ++b) {
       const auto bu = static_cast<std::size_t>(b);
-      subset(scores, user_ids, masks[bu], sub, sub_ids);
+      subset(*base, base_ids, masks[bu], sub, sub_ids);
       const std::uint64_t boot_seed = derive_seed(
           seed, static_cast<std::uint32_t>(par::Purpose::bootstrap), static_cast<std::uint64_t>(b));
+      KMeansOptions o = options.kmeans;  // the procedure under test, n_init included
+      o.canonical_order = false;
+      const RowMatrix sub_cands =
+          keyed_candidates(comm, sub, sub_ids, d, options.global_candidates, boot_seed);
+      KMeansResult sub_chain;
       for (std::size_t q = 0; q < nk; ++q) {
         if (sub_total[bu] < static_cast<std::uint64_t>(ks[q])) continue;
-        KMeansOptions o = options.kmeans;
-        o.k = ks[q];
-        o.n_init = 1;
-        o.canonical_order = false;
-        centroids[q][bu] = kmeans(comm, sub, sub_ids, o, boot_seed).centroids;
+        centroids[q][bu] =
+            cluster_k(comm, sub, sub_ids, o, ks[q], boot_seed, &sub_chain, sub_cands).centroids;
       }
       say("k-selection: bootstrap " + std::to_string(b + 1) + "/" + std::to_string(R));
     }
     std::vector<std::vector<std::int32_t>> labels(static_cast<std::size_t>(R));
-    std::vector<double> unused(n);
-    std::vector<char> both(n);
+    std::vector<double> unused(nb);
+    std::vector<char> both(nb);
     for (std::size_t q = 0; q < nk; ++q) {
       bool complete = true;
       for (int b = 0; b < R; ++b) {
@@ -325,8 +502,8 @@ KSelection select_k(par::Comm& comm, const RowMatrix& scores,
           complete = false;
           continue;
         }
-        labels[bu].resize(n);
-        nearest_centroids(scores, 0, n, centroids[q][bu], options.kmeans.block_rows,
+        labels[bu].resize(nb);
+        nearest_centroids(*base, 0, nb, centroids[q][bu], options.kmeans.block_rows,
                           labels[bu].data(), unused.data());
       }
       if (!complete) continue;
@@ -335,7 +512,7 @@ KSelection select_k(par::Comm& comm, const RowMatrix& scores,
       for (int a = 0; a < R; ++a)
         for (int b = a + 1; b < R; ++b) {
           const auto au = static_cast<std::size_t>(a), bu = static_cast<std::size_t>(b);
-          for (std::size_t i = 0; i < n; ++i) both[i] = masks[au][i] && masks[bu][i];
+          for (std::size_t i = 0; i < nb; ++i) both[i] = masks[au][i] && masks[bu][i];
           const Contingency t = contingency(comm, labels[au], labels[bu], ks[q], ks[q], both);
           ari += adjusted_rand_index(t);
           agree += pair_agreement(t);
@@ -352,7 +529,8 @@ KSelection select_k(par::Comm& comm, const RowMatrix& scores,
 }
 
 std::string k_selection_csv(std::span<const KScore> table) {
-  std::string out = "k,inertia,silhouette,simplified_silhouette,gap,gap_sd,stability_ari,stability_pairs\n";
+  std::string out =
+      "k,inertia,silhouette,simplified_silhouette,gap,gap_sd,stability_ari,stability_pairs\n";
   auto num = [](double v) -> std::string {
     if (std::isnan(v)) return "";
     char buf[40];

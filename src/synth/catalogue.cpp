@@ -14,52 +14,122 @@ namespace ecom::synth {
 
 namespace {
 
-enum Kind : std::uint64_t { kCategory = 1, kProduct = 2, kBrand = 3, kOrder = 4, kBrandTaste = 5, kPool = 6 };
+enum Kind : std::uint64_t {
+  kCategory = 1,
+  kProduct = 2,
+  kBrand = 3,
+  kOrder = 4,
+  kBrandTaste = 5,
+  kPool = 6
+};
 
 par::Stream entity_stream(std::uint64_t seed, Kind kind, std::uint64_t i) {
   return par::Stream(seed, par::Purpose::synth_user, kCatalogueTag | (kind << 56) | i);
 }
 
-
-constexpr std::array<std::string_view, 84> kMultiCodes = {
-    "electronics.smartphone", "electronics.audio.headphone", "electronics.video.tv",
-    "electronics.clocks", "electronics.tablet", "electronics.audio.subwoofer",
-    "electronics.camera.photo", "electronics.camera.video", "electronics.telephone",
-    "electronics.audio.acoustic", "electronics.video.projector", "electronics.audio.music_tools.piano",
-    "appliances.kitchen.washer", "appliances.kitchen.refrigerators", "appliances.kitchen.microwave",
-    "appliances.kitchen.kettle", "appliances.kitchen.blender", "appliances.kitchen.hood",
-    "appliances.kitchen.oven", "appliances.kitchen.dishwasher", "appliances.kitchen.coffee_machine",
-    "appliances.kitchen.mixer", "appliances.kitchen.toster", "appliances.environment.vacuum",
-    "appliances.environment.water_heater", "appliances.environment.air_heater",
-    "appliances.environment.air_conditioner", "appliances.environment.fan",
-    "appliances.iron", "appliances.sewing_machine", "appliances.personal.hair_cutter",
-    "appliances.personal.massager", "appliances.personal.scales", "computers.notebook",
-    "computers.desktop", "computers.peripherals.printer", "computers.peripherals.mouse",
-    "computers.peripherals.keyboard", "computers.peripherals.monitor", "computers.components.cpu",
-    "computers.components.videocards", "computers.components.memory", "computers.components.hdd",
-    "computers.network.router", "furniture.living_room.sofa", "furniture.living_room.cabinet",
-    "furniture.living_room.chair", "furniture.bedroom.bed", "furniture.bedroom.pillow",
-    "furniture.kitchen.table", "furniture.bathroom.bath", "furniture.universal.light",
-    "apparel.shoes", "apparel.shoes.keds", "apparel.shoes.sandals", "apparel.costume",
-    "apparel.trousers", "apparel.jeans", "apparel.tshirt", "apparel.underwear",
-    "construction.tools.drill", "construction.tools.saw", "construction.tools.welding",
-    "construction.components.faucet", "construction.tools.light", "kids.toys", "kids.carriage",
-    "kids.swing", "kids.skates", "auto.accessories.player", "auto.accessories.videoregister",
-    "auto.accessories.alarm", "auto.accessories.compressor", "sport.bicycle", "sport.tennis",
-    "sport.snowboard", "sport.trainer", "accessories.bag", "accessories.wallet",
-    "accessories.umbrella", "country_yard.lawn_mower", "country_yard.cultivator",
-    "medicine.tools.tonometer", "stationery.cartrige"};
+constexpr std::array<std::string_view, 84> kMultiCodes = {"electronics.smartphone",
+                                                          "electronics.audio.headphone",
+                                                          "electronics.video.tv",
+                                                          "electronics.clocks",
+                                                          "electronics.tablet",
+                                                          "electronics.audio.subwoofer",
+                                                          "electronics.camera.photo",
+                                                          "electronics.camera.video",
+                                                          "electronics.telephone",
+                                                          "electronics.audio.acoustic",
+                                                          "electronics.video.projector",
+                                                          "electronics.audio.music_tools.piano",
+                                                          "appliances.kitchen.washer",
+                                                          "appliances.kitchen.refrigerators",
+                                                          "appliances.kitchen.microwave",
+                                                          "appliances.kitchen.kettle",
+                                                          "appliances.kitchen.blender",
+                                                          "appliances.kitchen.hood",
+                                                          "appliances.kitchen.oven",
+                                                          "appliances.kitchen.dishwasher",
+                                                          "appliances.kitchen.coffee_machine",
+                                                          "appliances.kitchen.mixer",
+                                                          "appliances.kitchen.toster",
+                                                          "appliances.environment.vacuum",
+                                                          "appliances.environment.water_heater",
+                                                          "appliances.environment.air_heater",
+                                                          "appliances.environment.air_conditioner",
+                                                          "appliances.environment.fan",
+                                                          "appliances.iron",
+                                                          "appliances.sewing_machine",
+                                                          "appliances.personal.hair_cutter",
+                                                          "appliances.personal.massager",
+                                                          "appliances.personal.scales",
+                                                          "computers.notebook",
+                                                          "computers.desktop",
+                                                          "computers.peripherals.printer",
+                                                          "computers.peripherals.mouse",
+                                                          "computers.peripherals.keyboard",
+                                                          "computers.peripherals.monitor",
+                                                          "computers.components.cpu",
+                                                          "computers.components.videocards",
+                                                          "computers.components.memory",
+                                                          "computers.components.hdd",
+                                                          "computers.network.router",
+                                                          "furniture.living_room.sofa",
+                                                          "furniture.living_room.cabinet",
+                                                          "furniture.living_room.chair",
+                                                          "furniture.bedroom.bed",
+                                                          "furniture.bedroom.pillow",
+                                                          "furniture.kitchen.table",
+                                                          "furniture.bathroom.bath",
+                                                          "furniture.universal.light",
+                                                          "apparel.shoes",
+                                                          "apparel.shoes.keds",
+                                                          "apparel.shoes.sandals",
+                                                          "apparel.costume",
+                                                          "apparel.trousers",
+                                                          "apparel.jeans",
+                                                          "apparel.tshirt",
+                                                          "apparel.underwear",
+                                                          "construction.tools.drill",
+                                                          "construction.tools.saw",
+                                                          "construction.tools.welding",
+                                                          "construction.components.faucet",
+                                                          "construction.tools.light",
+                                                          "kids.toys",
+                                                          "kids.carriage",
+                                                          "kids.swing",
+                                                          "kids.skates",
+                                                          "auto.accessories.player",
+                                                          "auto.accessories.videoregister",
+                                                          "auto.accessories.alarm",
+                                                          "auto.accessories.compressor",
+                                                          "sport.bicycle",
+                                                          "sport.tennis",
+                                                          "sport.snowboard",
+                                                          "sport.trainer",
+                                                          "accessories.bag",
+                                                          "accessories.wallet",
+                                                          "accessories.umbrella",
+                                                          "country_yard.lawn_mower",
+                                                          "country_yard.cultivator",
+                                                          "medicine.tools.tonometer",
+                                                          "stationery.cartrige"};
 
 constexpr std::array<std::string_view, 12> kCosmeticsCodes = {
-    "appliances.environment.vacuum", "stationery.cartrige", "accessories.bag", "apparel.glove",
-    "furniture.bathroom.bath", "appliances.personal.hair_cutter", "accessories.cosmetic_bag",
-    "furniture.living_room.cabinet", "sport.diving", "appliances.environment.air_conditioner",
-    "furniture.living_room.chair", "appliances.personal.massager"};
+    "appliances.environment.vacuum",
+    "stationery.cartrige",
+    "accessories.bag",
+    "apparel.glove",
+    "furniture.bathroom.bath",
+    "appliances.personal.hair_cutter",
+    "accessories.cosmetic_bag",
+    "furniture.living_room.cabinet",
+    "sport.diving",
+    "appliances.environment.air_conditioner",
+    "furniture.living_room.chair",
+    "appliances.personal.massager"};
 
 std::string brand_name(par::Stream& s) {
-  static constexpr std::string_view kOnset[] = {"b", "c", "d", "f", "g", "k", "l", "m", "n",
-                                                "p", "r", "s", "t", "v", "z", "br", "st", "tr",
-                                                "gr", "pl", "kr", "sh", "ch", "fl"};
+  static constexpr std::string_view kOnset[] = {"b",  "c",  "d",  "f",  "g",  "k",  "l",  "m",
+                                                "n",  "p",  "r",  "s",  "t",  "v",  "z",  "br",
+                                                "st", "tr", "gr", "pl", "kr", "sh", "ch", "fl"};
   static constexpr std::string_view kVowel[] = {"a", "e", "i", "o", "u", "a", "o", "ia", "ea"};
   static constexpr std::string_view kCoda[] = {"", "", "", "n", "x", "s", "l", "r", "m", "t"};
   std::string name;
@@ -90,8 +160,8 @@ void mark_share(const std::vector<std::uint32_t>& order, const std::vector<doubl
 std::vector<std::uint32_t> random_order(std::uint64_t seed, std::uint64_t salt, std::size_t n) {
   std::vector<std::pair<std::uint64_t, std::uint32_t>> keyed(n);
   for (std::size_t i = 0; i < n; ++i)
-    keyed[i] = {par::random_bits(seed, par::Purpose::synth_user,
-                                 kCatalogueTag | (kOrder << 56) | i, static_cast<std::uint32_t>(salt)),
+    keyed[i] = {par::random_bits(seed, par::Purpose::synth_user, kCatalogueTag | (kOrder << 56) | i,
+                                 static_cast<std::uint32_t>(salt)),
                 static_cast<std::uint32_t>(i)};
   std::sort(keyed.begin(), keyed.end());
   std::vector<std::uint32_t> out(n);
@@ -101,9 +171,12 @@ std::vector<std::uint32_t> random_order(std::uint64_t seed, std::uint64_t salt, 
 
 double price_factor(PriceTaste t, double ratio, double exponent) {
   switch (t) {
-    case PriceTaste::cheap: return std::pow(ratio, -exponent);
-    case PriceTaste::expensive: return std::pow(ratio, exponent);
-    default: return 1.0;
+    case PriceTaste::cheap:
+      return std::pow(ratio, -exponent);
+    case PriceTaste::expensive:
+      return std::pow(ratio, exponent);
+    default:
+      return 1.0;
   }
 }
 
@@ -118,7 +191,8 @@ std::size_t pick(const double* cum, std::size_t n, double u) {
 std::uint64_t permuted_id(const IdShape& shape, std::uint64_t seed, std::uint64_t i) {
   std::uint64_t a = 0x9E3779B97F4A7C15ULL % shape.range;
   while (std::gcd(a, shape.range) != 1) ++a;
-  const std::uint64_t b = par::random_bits(seed, par::Purpose::synth_user, kCatalogueTag, 7) % shape.range;
+  const std::uint64_t b =
+      par::random_bits(seed, par::Purpose::synth_user, kCatalogueTag, 7) % shape.range;
   const u128 x = (static_cast<u128>(a) * (i % shape.range) + b) % shape.range;
   return shape.base + static_cast<std::uint64_t>(x);
 }
@@ -133,8 +207,8 @@ Catalogue::Catalogue(const Preset& preset, std::uint64_t seed, std::uint32_t n_p
   c_wanted = std::min<long>(c_wanted, P / 4);
   const auto C = static_cast<std::uint32_t>(std::max<long>(c_wanted, 1));
   groups_ = std::clamp(taste_groups, 1, static_cast<int>(C));
-  const auto B = static_cast<std::uint32_t>(
-      std::max<long>(8, std::lround(P / preset.products_per_brand)));
+  const auto B =
+      static_cast<std::uint32_t>(std::max<long>(8, std::lround(P / preset.products_per_brand)));
 
   // Brands: unique pronounceable names; global popularity Zipf by index.
   {
@@ -164,21 +238,26 @@ Catalogue::Catalogue(const Preset& preset, std::uint64_t seed, std::uint32_t n_p
     Category& cat = categories_[c];
     cat.id = permuted_id(preset.category_id, seed ^ 0x5bd1e995ULL, c);
     cat.weight = std::exp(0.8 * s.normal());
-    cat.median_price = std::clamp(std::exp(preset.category_price_mu + preset.category_price_sigma * s.normal()),
-                                  preset.price_min * 2, preset.price_max / 4);
+    cat.median_price =
+        std::clamp(std::exp(preset.category_price_mu + preset.category_price_sigma * s.normal()),
+                   preset.price_min * 2, preset.price_max / 4);
     const std::uint64_t code_pick = s.bits();
     cat.code = preset.cosmetics_codes ? std::string(codes_cos[code_pick % codes_cos.size()])
                                       : std::string(codes_multi[code_pick % codes_multi.size()]);
     size_cum[c] = (c ? size_cum[c - 1] : 0.0) + std::exp(0.5 * s.normal());
     cat.group_a = static_cast<int>(group_rank[c] % static_cast<std::uint32_t>(groups_));
-    cat.group_b = groups_ > 1 ? (cat.group_a + 1 + static_cast<int>(s.index(static_cast<std::uint64_t>(groups_ - 1)))) % groups_
-                              : cat.group_a;
+    cat.group_b = groups_ > 1
+                      ? (cat.group_a + 1 +
+                         static_cast<int>(s.index(static_cast<std::uint64_t>(groups_ - 1)))) %
+                            groups_
+                      : cat.group_a;
   }
 
   // Product counts per category: one each, the rest by size weight.
   std::vector<std::uint32_t> counts(C, 1);
   for (std::uint32_t j = C; j < P; ++j) {
-    const double u = par::uniform(seed, par::Purpose::synth_user, kCatalogueTag | (kProduct << 56) | j, 1000);
+    const double u =
+        par::uniform(seed, par::Purpose::synth_user, kCatalogueTag | (kProduct << 56) | j, 1000);
     ++counts[pick(size_cum.data(), C, u)];
   }
   products_.resize(P);
@@ -201,8 +280,9 @@ Catalogue::Catalogue(const Preset& preset, std::uint64_t seed, std::uint32_t n_p
       Product& p = products_[j];
       p.id = permuted_id(preset.product_id, seed ^ 0x27d4eb2dULL, j);
       p.category = c;
-      const double price = std::clamp(cat.median_price * std::exp(preset.product_price_sigma * s.normal()),
-                                      preset.price_min, preset.price_max);
+      const double price =
+          std::clamp(cat.median_price * std::exp(preset.product_price_sigma * s.normal()),
+                     preset.price_min, preset.price_max);
       p.price_cents = static_cast<std::uint32_t>(std::llround(price * 100.0));
       const double ub = s.uniform();
       p.brand = pool[static_cast<std::size_t>(ub * ub * pool_size)];
@@ -220,17 +300,20 @@ Catalogue::Catalogue(const Preset& preset, std::uint64_t seed, std::uint32_t n_p
   const auto& tg = preset.targets;
   {
     const auto order = random_order(seed, 2, P);
-    mark_share(order, expected_share_, tg.empty_brand, [&](std::uint32_t j) { products_[j].brand_empty = true; });
+    mark_share(order, expected_share_, tg.empty_brand,
+               [&](std::uint32_t j) { products_[j].brand_empty = true; });
   }
   {
     std::vector<double> cat_share(C, 0.0);
     for (std::uint32_t j = 0; j < P; ++j) cat_share[products_[j].category] += expected_share_[j];
     const auto order = random_order(seed, 3, C);
-    mark_share(order, cat_share, tg.empty_category_code, [&](std::uint32_t c) { categories_[c].code.clear(); });
+    mark_share(order, cat_share, tg.empty_category_code,
+               [&](std::uint32_t c) { categories_[c].code.clear(); });
   }
   if (tg.zero_price > 0) {
     const auto order = random_order(seed, 4, P);
-    mark_share(order, expected_share_, tg.zero_price, [&](std::uint32_t j) { products_[j].price_cents = 0; });
+    mark_share(order, expected_share_, tg.zero_price,
+               [&](std::uint32_t j) { products_[j].price_cents = 0; });
   }
 }
 
@@ -247,7 +330,8 @@ void Catalogue::build_tables() {
     const int groups_of[3] = {cat.group_a, cat.group_b, -1};
     for (int v = 0; v < 3; ++v) {
       for (int t = 0; t < kPriceTastes; ++t) {
-        double* cum = product_cum_.data() + cat.table + static_cast<std::size_t>(v * 3 + t) * cat.count;
+        double* cum =
+            product_cum_.data() + cat.table + static_cast<std::size_t>(v * 3 + t) * cat.count;
         double acc = 0;
         for (std::uint32_t k = 0; k < cat.count; ++k) {
           const Product& p = products_[cat.first + k];
@@ -271,7 +355,8 @@ void Catalogue::build_tables() {
   // Reference price level: the median of category medians.
   std::vector<double> medians;
   for (const auto& c : categories_) medians.push_back(c.median_price);
-  std::nth_element(medians.begin(), medians.begin() + static_cast<long>(medians.size() / 2), medians.end());
+  std::nth_element(medians.begin(), medians.begin() + static_cast<long>(medians.size() / 2),
+                   medians.end());
   const double ref = medians[medians.size() / 2];
   group_cum_.assign(static_cast<std::size_t>(G + 1) * kPriceTastes, {});
   for (int g = 0; g <= G; ++g)
@@ -279,8 +364,9 @@ void Catalogue::build_tables() {
       auto& cum = group_cum_[static_cast<std::size_t>(g * kPriceTastes + t)];
       double acc = 0;
       for (std::uint32_t c : group_categories_[static_cast<std::size_t>(g)]) {
-        acc += categories_[c].weight *
-               price_factor(static_cast<PriceTaste>(t), categories_[c].median_price / ref, gamma_category_);
+        acc += categories_[c].weight * price_factor(static_cast<PriceTaste>(t),
+                                                    categories_[c].median_price / ref,
+                                                    gamma_category_);
         cum.push_back(acc);
       }
     }
@@ -296,7 +382,8 @@ void Catalogue::build_tables() {
       const Category& cat = categories_[list[i]];
       const double pc = (cum[i] - (i ? cum[i - 1] : 0.0)) / total;
       const int v = g < 0 ? 2 : variant_of(cat, g);
-      const double* pcum = product_cum_.data() + cat.table + static_cast<std::size_t>(v * 3) * cat.count;
+      const double* pcum =
+          product_cum_.data() + cat.table + static_cast<std::size_t>(v * 3) * cat.count;
       const double ptotal = pcum[cat.count - 1];
       for (std::uint32_t k = 0; k < cat.count; ++k)
         expected_share_[cat.first + k] += mass * pc * (pcum[k] - (k ? pcum[k - 1] : 0.0)) / ptotal;
@@ -313,7 +400,8 @@ std::uint32_t Catalogue::draw_category(int group, PriceTaste price, double u) co
   return list[pick(cum.data(), cum.size(), u)];
 }
 
-std::uint32_t Catalogue::draw_product(std::uint32_t c, int group, PriceTaste price, double u) const {
+std::uint32_t Catalogue::draw_product(std::uint32_t c, int group, PriceTaste price,
+                                      double u) const {
   const Category& cat = categories_[c];
   const int v = group < 0 ? 2 : variant_of(cat, group);
   const double* cum = product_cum_.data() + cat.table +

@@ -1,5 +1,5 @@
 // `ecom synth`: a synthetic REES46-format data set with planted archetypes and tastes, and its
-// ground truth (docs/SYNTH.md).
+// ground truth (docs/SEGMENTS.md describes the archetypes).
 #include <CLI/CLI.hpp>
 #include <memory>
 #include <string>
@@ -28,12 +28,14 @@ void add_synth_command(CLI::App& app, Action& action) {
                   "Consecutive months YYYY-MM, one file each (users persist across months)")
       ->delimiter(',')
       ->capture_default_str();
-  sub->add_option("--seed", opts->model.seed, "Seed of every random decision")->capture_default_str();
+  sub->add_option("--seed", opts->model.seed, "Seed of every random decision")
+      ->capture_default_str();
   sub->add_option("--out", opts->out, "Output directory")->capture_default_str();
   sub->add_flag("--gzip", opts->gzip, "Write .csv.gz (one gzip member per block of users)");
   sub->add_option("--gzip-level", opts->gzip_level, "Deflate level 1..9")->capture_default_str();
-  sub->add_option("--dirty", opts->dirty,
-                  "Share of malformed rows mixed in, one defect per row, counted in truth/dirty.csv")
+  sub->add_option(
+         "--dirty", opts->dirty,
+         "Share of malformed rows mixed in, one defect per row, counted in truth/dirty.csv")
       ->capture_default_str();
   sub->add_option("--future-days", opts->model.future_days,
                   "Days after the window whose purchases go to truth/future_purchases.csv only")

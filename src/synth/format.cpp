@@ -18,8 +18,8 @@ void append_price(std::string& out, std::uint32_t cents) {
 }
 
 void make_uuid_v4(std::uint64_t& hi, std::uint64_t& lo) {
-  hi = (hi & ~0xF000ULL) | 0x4000ULL;                          // version 4
-  lo = (lo & ~(0xC000ULL << 48)) | (0x8000ULL << 48);          // variant 10xx
+  hi = (hi & ~0xF000ULL) | 0x4000ULL;                  // version 4
+  lo = (lo & ~(0xC000ULL << 48)) | (0x8000ULL << 48);  // variant 10xx
 }
 
 void append_uuid(std::string& out, std::uint64_t hi, std::uint64_t lo) {
@@ -43,14 +43,22 @@ void append_uuid(std::string& out, std::uint64_t hi, std::uint64_t lo) {
 
 int dirty_variants(DirtyKind kind) {
   switch (kind) {
-    case DirtyKind::field_count: return 3;
-    case DirtyKind::bad_time: return 8;
-    case DirtyKind::unknown_event_type: return 5;
-    case DirtyKind::bad_user_id: return 4;
-    case DirtyKind::bad_product_id: return 4;
-    case DirtyKind::bad_category_id: return 4;
-    case DirtyKind::bad_session: return 2;
-    case DirtyKind::bad_price: return 6;
+    case DirtyKind::field_count:
+      return 3;
+    case DirtyKind::bad_time:
+      return 8;
+    case DirtyKind::unknown_event_type:
+      return 5;
+    case DirtyKind::bad_user_id:
+      return 4;
+    case DirtyKind::bad_product_id:
+      return 4;
+    case DirtyKind::bad_category_id:
+      return 4;
+    case DirtyKind::bad_session:
+      return 2;
+    case DirtyKind::bad_price:
+      return 6;
   }
   return 1;
 }
@@ -62,25 +70,44 @@ void append_dirty_row(std::string& out, const RowFields& valid, DirtyKind kind, 
   int n_fields = 9;
   bool extra_field = false;
   const std::string& t = valid.f[kTime];  // "YYYY-MM-DD hh:mm:ss UTC"
-  const std::string ymd = t.substr(0, 10), y = t.substr(0, 4), m = t.substr(5, 2), d = t.substr(8, 2),
-                    hms = t.substr(11, 8), ms = t.substr(13, 6);
+  const std::string ymd = t.substr(0, 10), y = t.substr(0, 4), m = t.substr(5, 2),
+                    d = t.substr(8, 2), hms = t.substr(11, 8), ms = t.substr(13, 6);
   switch (kind) {
     case DirtyKind::field_count:
-      if (variant == 0) n_fields = 8;        // user_session missing (a cut line)
-      else if (variant == 1) extra_field = true;  // a tenth, empty field
-      else n_fields = 5;                     // cut after category_code
+      if (variant == 0)
+        n_fields = 8;  // user_session missing (a cut line)
+      else if (variant == 1)
+        extra_field = true;  // a tenth, empty field
+      else
+        n_fields = 5;  // cut after category_code
       break;
     case DirtyKind::bad_time: {
       static const char* const kBad[] = {"", "", "", "", "", "", "", "yesterday"};
       switch (variant) {
-        case 0: f[kTime] = y + "-" + m + "-32 " + hms + " UTC"; break;   // day 32
-        case 1: f[kTime] = y + "-13-" + d + " " + hms + " UTC"; break;   // month 13
-        case 2: f[kTime] = y + "-02-30 " + hms + " UTC"; break;          // no such date
-        case 3: f[kTime] = ymd + " 25" + ms + " UTC"; break;             // hour 25
-        case 4: f[kTime] = ymd + "T" + hms + "Z"; break;                 // ISO 8601, not REES46
-        case 5: f[kTime] = ymd + " " + hms; break;                       // no " UTC"
-        case 6: f[kTime] = ""; break;                                    // empty
-        default: f[kTime] = kBad[7]; break;                              // not a time
+        case 0:
+          f[kTime] = y + "-" + m + "-32 " + hms + " UTC";
+          break;  // day 32
+        case 1:
+          f[kTime] = y + "-13-" + d + " " + hms + " UTC";
+          break;  // month 13
+        case 2:
+          f[kTime] = y + "-02-30 " + hms + " UTC";
+          break;  // no such date
+        case 3:
+          f[kTime] = ymd + " 25" + ms + " UTC";
+          break;  // hour 25
+        case 4:
+          f[kTime] = ymd + "T" + hms + "Z";
+          break;  // ISO 8601, not REES46
+        case 5:
+          f[kTime] = ymd + " " + hms;
+          break;  // no " UTC"
+        case 6:
+          f[kTime] = "";
+          break;  // empty
+        default:
+          f[kTime] = kBad[7];
+          break;  // not a time
       }
       break;
     }

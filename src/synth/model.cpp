@@ -28,13 +28,15 @@ std::uint32_t products_wanted(const ModelOptions& o, const Preset& p, const Cale
 
 const Preset& checked_preset(const ModelOptions& o) {
   if (o.events < 100) throw UserError("--events must be at least 100");
-  if (o.taste_groups < 1 || o.taste_groups > 1024) throw UserError("--taste-groups must be in 1..1024");
+  if (o.taste_groups < 1 || o.taste_groups > 1024)
+    throw UserError("--taste-groups must be in 1..1024");
   return preset_by_name(o.preset);
 }
 
 int poisson(par::Stream& s, double lambda) {
   if (lambda <= 0) return 0;
-  if (lambda > 30) return std::max(0, static_cast<int>(std::lround(lambda + std::sqrt(lambda) * s.normal())));
+  if (lambda > 30)
+    return std::max(0, static_cast<int>(std::lround(lambda + std::sqrt(lambda) * s.normal())));
   const double limit = std::exp(-lambda);
   double p = s.uniform();
   int k = 0;
@@ -78,9 +80,12 @@ Model::Model(const ModelOptions& opts)
       seed_(opts.seed),
       calendar_(opts.months, opts.future_days),
       catalogue_(preset_, opts.seed, products_wanted(opts, preset_, calendar_), opts.taste_groups) {
-  for (int a = 0; a < kArchetypes; ++a) rows_per_user_ += preset_.archetypes[static_cast<std::size_t>(a)].share * expected_rows(a);
-  users_ = static_cast<std::uint64_t>(std::max(1LL, std::llround(static_cast<double>(opts.events) / rows_per_user_)));
-  if (users_ > preset_.user_id.range) throw UserError("--events is too large for the id space of the preset");
+  for (int a = 0; a < kArchetypes; ++a)
+    rows_per_user_ += preset_.archetypes[static_cast<std::size_t>(a)].share * expected_rows(a);
+  users_ = static_cast<std::uint64_t>(
+      std::max(1LL, std::llround(static_cast<double>(opts.events) / rows_per_user_)));
+  if (users_ > preset_.user_id.range)
+    throw UserError("--events is too large for the id space of the preset");
   const int D = calendar_.days();
   for (int a = 0; a < kArchetypes; ++a) {
     const auto& ap = preset_.archetypes[static_cast<std::size_t>(a)];
@@ -112,7 +117,8 @@ double Model::expected_rows(int archetype) const {
   const double sessions = a.sessions_min * lift + a.sessions_lambda * s;
   const double views = sessions * expected_views_per_session(a);
   const double carts = a.carts_min * lift + a.carts_lambda * s + a.carts_per_view * views;
-  const double purchases = a.purchases_min * lift + a.purchases_lambda * s + a.purchases_per_view * views;
+  const double purchases =
+      a.purchases_min * lift + a.purchases_lambda * s + a.purchases_per_view * views;
   const double cart_rows = carts + purchases * a.cart_before_purchase;
   const double remove_rows = carts * a.remove_after_cart;
   const auto& d = preset_.duplicate_prob;
@@ -152,7 +158,7 @@ void generate_user(const Model& m, std::uint64_t idx, UserData& out, UserScratch
 
   auto choose_category = [&](par::Stream& s) {
     const double u = s.uniform();
-    if (u < ap.favourite) return fav[s.index(2)];
+    if (u < ap.favourite) return ap.favourites == 1 ? fav[0] : fav[s.index(2)];
     const double v = s.uniform();
     return cat.draw_category(v < ap.taste_focus ? group : -1, ap.price, s.uniform());
   };
@@ -174,7 +180,8 @@ void generate_user(const Model& m, std::uint64_t idx, UserData& out, UserScratch
     day = std::clamp(day, d0, d1 - 1);
     const int hour = pick_hour(hcum, es.uniform());
     const auto sec = static_cast<std::uint32_t>(es.index(3600));
-    starts.push_back(static_cast<std::uint32_t>(day) * 86400u + static_cast<std::uint32_t>(hour) * 3600u + sec);
+    starts.push_back(static_cast<std::uint32_t>(day) * 86400u +
+                     static_cast<std::uint32_t>(hour) * 3600u + sec);
   }
   std::sort(starts.begin(), starts.end());
 
@@ -182,6 +189,7 @@ void generate_user(const Model& m, std::uint64_t idx, UserData& out, UserScratch
   sc.items.clear();
   sc.viewed.clear();
   sc.session_views.clear();
+  sc.session_first.clear();
   out.sessions.resize(static_cast<std::size_t>(n_sessions));
   for (int i = 0; i < n_sessions; ++i) {
     GenSession& gs = out.sessions[static_cast<std::size_t>(i)];
@@ -190,6 +198,7 @@ void generate_user(const Model& m, std::uint64_t idx, UserData& out, UserScratch
     make_uuid_v4(gs.uuid_hi, gs.uuid_lo);
     const int views = draw_views(es, ap, pr.views_cap);
     sc.session_views.push_back(static_cast<std::uint32_t>(views));
+    sc.session_first.push_back(static_cast<std::uint32_t>(sc.items.size()));
     const std::uint32_t focus = choose_category(es);
     for (int v = 0; v < views; ++v) {
       std::uint32_t product;
@@ -222,8 +231,41 @@ void generate_user(const Model& m, std::uint64_t idx, UserData& out, UserScratch
   }
   const int n_purchases = scaled_count(es, ap.purchases_min, ap.purchases_lambda, scale) +
                           poisson(es, ap.purchases_per_view * total_views);
+  // The session of each purchase (ArchetypeParams::buy_in): the last session (the purchase
+  // closes the comparison), sessions spread evenly over the user's sessions (one stratum each:
+  // a regular buyer's baskets), or distinct random sessions while there are any left. Within
+  // its session the buyer takes the cheapest viewed product (price taste cheap), the dearest
+  // (expensive) or any viewed one.
+  std::vector<std::uint32_t>& free_sessions = sc.session_pick;
+  free_sessions.resize(static_cast<std::size_t>(n_sessions));
+  for (int i = 0; i < n_sessions; ++i)
+    free_sessions[static_cast<std::size_t>(i)] = static_cast<std::uint32_t>(i);
+  std::size_t n_free = free_sessions.size();
   for (int k = 0; k < n_purchases; ++k) {
-    const UserScratch::Item at = anchor();
+    std::uint32_t session;
+    if (ap.buy_in == BuyIn::last) {
+      session = static_cast<std::uint32_t>(n_sessions - 1);
+    } else if (ap.buy_in == BuyIn::spread && n_purchases <= n_sessions) {
+      const double f = (k + 0.25 + 0.5 * es.uniform()) / n_purchases;
+      session =
+          static_cast<std::uint32_t>(std::min<double>(n_sessions - 1, std::floor(f * n_sessions)));
+    } else if (n_free > 0) {
+      const std::size_t j = static_cast<std::size_t>(es.index(n_free));
+      session = free_sessions[j];
+      std::swap(free_sessions[j], free_sessions[--n_free]);
+    } else {
+      session = static_cast<std::uint32_t>(es.index(static_cast<std::uint64_t>(n_sessions)));
+    }
+    const std::size_t first = sc.session_first[session], count = sc.session_views[session];
+    std::size_t pick = first + static_cast<std::size_t>(es.index(count));
+    if (ap.price != PriceTaste::neutral) {
+      for (std::size_t v = first; v < first + count; ++v) {
+        const std::uint32_t pv = cat.products()[sc.items[v].product].price_cents;
+        const std::uint32_t pp = cat.products()[sc.items[pick].product].price_cents;
+        if (ap.price == PriceTaste::cheap ? pv < pp : pv > pp) pick = v;
+      }
+    }
+    const UserScratch::Item at = sc.items[pick];
     if (es.uniform() < ap.cart_before_purchase)
       sc.items.push_back({at.session, at.pos, seq++, at.product, EventType::cart});
     sc.items.push_back({at.session, at.pos, seq++, at.product, EventType::purchase});
@@ -236,8 +278,8 @@ void generate_user(const Model& m, std::uint64_t idx, UserData& out, UserScratch
   // --- times: gaps within sessions; sessions end inside the window -------------------------
   const std::uint32_t W = cal.window_seconds();
   const double mu = std::log(ap.gap_median_s);
-  const bool any_dup = pr.duplicate_prob[0] + pr.duplicate_prob[1] + pr.duplicate_prob[2] +
-                           pr.duplicate_prob[3] > 0;
+  const bool any_dup =
+      pr.duplicate_prob[0] + pr.duplicate_prob[1] + pr.duplicate_prob[2] + pr.duplicate_prob[3] > 0;
   sc.events.clear();
   std::size_t it = 0;
   for (int i = 0; i < n_sessions; ++i) {
@@ -257,8 +299,8 @@ void generate_user(const Model& m, std::uint64_t idx, UserData& out, UserScratch
     if (t >= W && first_event < sc.events.size()) {
       const std::uint64_t shift = std::min<std::uint64_t>(t - (W - 1), sc.events[first_event].time);
       for (std::size_t e = first_event; e < sc.events.size(); ++e)
-        sc.events[e].time = static_cast<std::uint32_t>(
-            std::min<std::uint64_t>(sc.events[e].time - shift, W - 1));
+        sc.events[e].time =
+            static_cast<std::uint32_t>(std::min<std::uint64_t>(sc.events[e].time - shift, W - 1));
     }
   }
   // Epoch times, exact duplicates, time order.
@@ -299,7 +341,9 @@ void generate_user(const Model& m, std::uint64_t idx, UserData& out, UserScratch
       for (const auto& e : out.events)
         if (e.type == EventType::purchase) bought.push_back(e.product);
       std::sort(bought.begin(), bought.end());
-      std::erase_if(cand, [&](std::uint32_t p) { return std::binary_search(bought.begin(), bought.end(), p); });
+      std::erase_if(cand, [&](std::uint32_t p) {
+        return std::binary_search(bought.begin(), bought.end(), p);
+      });
       for (int k = 0; k < n; ++k) {
         std::uint32_t product;
         if (!cand.empty() && fs.uniform() < 0.6) {
@@ -308,14 +352,17 @@ void generate_user(const Model& m, std::uint64_t idx, UserData& out, UserScratch
           const std::uint32_t c = choose_category(fs);
           product = cat.draw_product(c, group, ap.price, fs.uniform());
         }
-        const auto day = static_cast<std::uint32_t>(D + static_cast<int>(fs.index(static_cast<std::uint64_t>(F))));
+        const auto day = static_cast<std::uint32_t>(
+            D + static_cast<int>(fs.index(static_cast<std::uint64_t>(F))));
         const int hour = pick_hour(hcum, fs.uniform());
         const auto sec = static_cast<std::uint32_t>(fs.index(3600));
-        out.future.push_back({cal.start() + day * 86400u + static_cast<std::uint32_t>(hour) * 3600u + sec, product});
+        out.future.push_back(
+            {cal.start() + day * 86400u + static_cast<std::uint32_t>(hour) * 3600u + sec, product});
       }
-      std::sort(out.future.begin(), out.future.end(), [](const FuturePurchase& x, const FuturePurchase& y) {
-        return x.time != y.time ? x.time < y.time : x.product < y.product;
-      });
+      std::sort(out.future.begin(), out.future.end(),
+                [](const FuturePurchase& x, const FuturePurchase& y) {
+                  return x.time != y.time ? x.time < y.time : x.product < y.product;
+                });
     }
   }
 }

@@ -116,7 +116,8 @@ std::string summary_json(const Model& model, const SynthOptions& opts, const Syn
   o << "  \"seed\": " << model.seed() << ",\n";
   o << "  \"events_requested\": " << opts.model.events << ",\n";
   o << "  \"months\": [";
-  for (std::size_t m = 0; m < cal.months().size(); ++m) o << (m ? ", " : "") << quoted(cal.months()[m].name);
+  for (std::size_t m = 0; m < cal.months().size(); ++m)
+    o << (m ? ", " : "") << quoted(cal.months()[m].name);
   o << "],\n";
   o << "  \"window\": {\"start\": " << quoted(format_time(cal.start()))
     << ", \"end\": " << quoted(format_time(cal.start() + cal.window_seconds() - 1))
@@ -135,8 +136,8 @@ std::string summary_json(const Model& model, const SynthOptions& opts, const Syn
   o << "  \"sessions\": " << st.sessions << ",\n";
   o << "  \"event_types\": {";
   for (int t = 0; t < kEventTypes; ++t)
-    o << (t ? ", " : "") << quoted(kEventTypeNames[static_cast<std::size_t>(t)]) << ": {\"count\": "
-      << st.type_rows[static_cast<std::size_t>(t)]
+    o << (t ? ", " : "") << quoted(kEventTypeNames[static_cast<std::size_t>(t)])
+      << ": {\"count\": " << st.type_rows[static_cast<std::size_t>(t)]
       << ", \"share\": " << num(share(st.type_rows[static_cast<std::size_t>(t)], st.rows)) << "}";
   o << "},\n";
   o << "  \"users_per_event\": " << num(share(st.users, st.rows)) << ",\n";
@@ -163,7 +164,8 @@ std::string summary_json(const Model& model, const SynthOptions& opts, const Syn
   o << "],\n";
   o << "  \"dirty\": {\"rate\": " << num(opts.dirty);
   for (int k = 0; k < kDirtyKinds; ++k)
-    o << ", " << quoted(kDirtyNames[static_cast<std::size_t>(k)]) << ": " << st.dirty[static_cast<std::size_t>(k)];
+    o << ", " << quoted(kDirtyNames[static_cast<std::size_t>(k)]) << ": "
+      << st.dirty[static_cast<std::size_t>(k)];
   o << "},\n";
   o << "  \"archetypes\": {";
   for (int a = 0; a < kArchetypes; ++a)
@@ -255,10 +257,14 @@ SynthStats run_synth(Context& ctx, const SynthOptions& opts) {
 
   // Options and the model (every rank builds the same one).
   std::string error;
-  if (!(opts.dirty >= 0.0 && opts.dirty <= 0.5)) error = "--dirty must be in [0, 0.5]";
-  else if (opts.gzip_level < 1 || opts.gzip_level > 9) error = "--gzip-level must be in 1..9";
-  else if (opts.block_users < 1) error = "--block-users must be at least 1";
-  else if (opts.out.empty()) error = "--out must name a directory";
+  if (!(opts.dirty >= 0.0 && opts.dirty <= 0.5))
+    error = "--dirty must be in [0, 0.5]";
+  else if (opts.gzip_level < 1 || opts.gzip_level > 9)
+    error = "--gzip-level must be in 1..9";
+  else if (opts.block_users < 1)
+    error = "--block-users must be at least 1";
+  else if (opts.out.empty())
+    error = "--out must name a directory";
   std::unique_ptr<Model> model;
   if (error.empty()) {
     try {
@@ -285,17 +291,19 @@ SynthStats run_synth(Context& ctx, const SynthOptions& opts) {
   const std::uint64_t n_users = model->users();
   const std::uint64_t bu = opts.block_users;
   const std::uint64_t n_blocks = (n_users + bu - 1) / bu;
-  const std::uint64_t b0 = n_blocks * static_cast<std::uint64_t>(rank) / static_cast<std::uint64_t>(n_ranks);
-  const std::uint64_t b1 = n_blocks * static_cast<std::uint64_t>(rank + 1) / static_cast<std::uint64_t>(n_ranks);
+  const std::uint64_t b0 =
+      n_blocks * static_cast<std::uint64_t>(rank) / static_cast<std::uint64_t>(n_ranks);
+  const std::uint64_t b1 =
+      n_blocks * static_cast<std::uint64_t>(rank + 1) / static_cast<std::uint64_t>(n_ranks);
   const std::uint64_t u_begin = std::min(n_users, b0 * bu), u_end = std::min(n_users, b1 * bu);
   {
     std::string months;
     for (const auto& m : cal.months()) months += (months.empty() ? "" : ",") + m.name;
     ctx.log.info("synth: preset ", model->preset().name, ", ", n_users, " users, ",
                  cat.products().size(), " products in ", cat.categories().size(), " categories, ",
-                 cat.brands().size(), " brands, ", cat.taste_groups(), " taste groups; ", cal.days(),
-                 " days (", months, ") + ", cal.future_days(), " future days; seed ", model->seed(),
-                 "; ", n_ranks, " ranks, ", n_blocks, " blocks of ", bu, " users");
+                 cat.brands().size(), " brands, ", cat.taste_groups(), " taste groups; ",
+                 cal.days(), " days (", months, ") + ", cal.future_days(), " future days; seed ",
+                 model->seed(), "; ", n_ranks, " ranks, ", n_blocks, " blocks of ", bu, " users");
   }
 
   // Each product's part of a row: "product_id,category_id,category_code,brand,price,".
@@ -355,7 +363,8 @@ SynthStats run_synth(Context& ctx, const SynthOptions& opts) {
           o += '\n';
           if (dirty_p > 0 && !e.duplicate && ds.uniform() < dirty_p) {
             const auto kind = static_cast<DirtyKind>(ds.index(kDirtyKinds));
-            const int variant = static_cast<int>(ds.index(static_cast<std::uint64_t>(dirty_variants(kind))));
+            const int variant =
+                static_cast<int>(ds.index(static_cast<std::uint64_t>(dirty_variants(kind))));
             std::uint64_t hi_bits = ds.bits(), lo_bits = ds.bits();
             make_uuid_v4(hi_bits, lo_bits);
             rf.f[0] = o.substr(row_begin, 23);
@@ -390,7 +399,8 @@ SynthStats run_synth(Context& ctx, const SynthOptions& opts) {
     }
     progress.finish();
   }
-  const double gen_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_gen0).count();
+  const double gen_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t_gen0).count();
   std::uint64_t local_dirty = 0;
   for (auto d : stats.dirty) local_dirty += d;
   const std::uint64_t my_lines = stats.rows + local_dirty;
@@ -403,7 +413,8 @@ SynthStats run_synth(Context& ctx, const SynthOptions& opts) {
       const std::string name = cal.months()[m].name;
       const auto path = out_dir / "events" / (name + (opts.gzip ? ".csv.gz" : ".csv"));
       if (rank == 0) remove_quietly(out_dir / "events" / (name + (opts.gzip ? ".csv" : ".csv.gz")));
-      const std::string header = opts.gzip ? gzip_member(kHeader, opts.gzip_level) : std::string(kHeader);
+      const std::string header =
+          opts.gzip ? gzip_member(kHeader, opts.gzip_level) : std::string(kHeader);
       par::write_ordered(comm, path.string(), month_out[m], header);
       std::string().swap(month_out[m]);
     }
@@ -418,10 +429,17 @@ SynthStats run_synth(Context& ctx, const SynthOptions& opts) {
   auto pack = [&](auto& fields) {
     for (auto& v : fields) packed.push_back(v);
   };
-  std::array<std::uint64_t*, 11> scalars = {&stats.rows, &stats.duplicate_rows, &stats.empty_code_rows,
-                                            &stats.empty_brand_rows, &stats.zero_price_rows, &stats.users,
-                                            &stats.sessions, &stats.session_rows_sum, &stats.duration_sum,
-                                            &stats.future_purchases, &local_dirty};
+  std::array<std::uint64_t*, 11> scalars = {&stats.rows,
+                                            &stats.duplicate_rows,
+                                            &stats.empty_code_rows,
+                                            &stats.empty_brand_rows,
+                                            &stats.zero_price_rows,
+                                            &stats.users,
+                                            &stats.sessions,
+                                            &stats.session_rows_sum,
+                                            &stats.duration_sum,
+                                            &stats.future_purchases,
+                                            &local_dirty};
   for (auto* p : scalars) packed.push_back(*p);
   pack(stats.type_rows);
   pack(stats.archetype_users);
@@ -481,24 +499,26 @@ SynthStats run_synth(Context& ctx, const SynthOptions& opts) {
                opts.gzip ? " and compression" : "");
   auto pct = [](double v) { return fixed(100.0 * v, 2) + "%"; };
   ctx.log.info("synth: view/cart/remove/purchase ", pct(share(stats.type_rows[0], stats.rows)), "/",
-               pct(share(stats.type_rows[1], stats.rows)), "/", pct(share(stats.type_rows[2], stats.rows)),
-               "/", pct(share(stats.type_rows[3], stats.rows)), " (targets ", pct(tg.type_share[0]), "/",
+               pct(share(stats.type_rows[1], stats.rows)), "/",
+               pct(share(stats.type_rows[2], stats.rows)), "/",
+               pct(share(stats.type_rows[3], stats.rows)), " (targets ", pct(tg.type_share[0]), "/",
                pct(tg.type_share[1]), "/", pct(tg.type_share[2]), "/", pct(tg.type_share[3]), ")");
   ctx.log.info("synth: users/products/sessions per row ", pct(share(stats.users, stats.rows)), "/",
                pct(share(products_seen, stats.rows)), "/", pct(share(stats.sessions, stats.rows)),
                " (targets ", pct(tg.users_per_event), "/", pct(tg.products_per_event), "/",
                pct(tg.sessions_per_event), "); empty category_code/brand ",
-               pct(share(stats.empty_code_rows, stats.rows)), "/", pct(share(stats.empty_brand_rows, stats.rows)),
-               "; rows per session mean ", fixed(share(stats.session_rows_sum, stats.sessions), 2),
-               " median ", SynthStats::quantile(stats.session_hist, 0.5), " p75 ",
+               pct(share(stats.empty_code_rows, stats.rows)), "/",
+               pct(share(stats.empty_brand_rows, stats.rows)), "; rows per session mean ",
+               fixed(share(stats.session_rows_sum, stats.sessions), 2), " median ",
+               SynthStats::quantile(stats.session_hist, 0.5), " p75 ",
                SynthStats::quantile(stats.session_hist, 0.75), "; session duration median ",
                SynthStats::quantile(stats.duration_hist, 0.5), " s mean ",
                fixed(share(stats.duration_sum, stats.sessions) / 60.0, 1), " min");
   if (opts.dirty > 0) {
     std::string kinds;
     for (int d = 0; d < kDirtyKinds; ++d)
-      kinds += std::string(d ? ", " : "") + std::string(kDirtyNames[static_cast<std::size_t>(d)]) + " " +
-               std::to_string(stats.dirty[static_cast<std::size_t>(d)]);
+      kinds += std::string(d ? ", " : "") + std::string(kDirtyNames[static_cast<std::size_t>(d)]) +
+               " " + std::to_string(stats.dirty[static_cast<std::size_t>(d)]);
     ctx.log.info("synth: dirty rows: ", kinds);
   }
   return stats;

@@ -16,16 +16,20 @@ namespace {
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // Brute force over all pairs: the Hubert–Arabie ARI from the 2×2 pair table, and the Rand index.
-void brute_force(const std::vector<std::int32_t>& a, const std::vector<std::int32_t>& b, double& ari,
-                 double& rand) {
+void brute_force(const std::vector<std::int32_t>& a, const std::vector<std::int32_t>& b,
+                 double& ari, double& rand) {
   long double n11 = 0, n10 = 0, n01 = 0, n00 = 0;
   for (std::size_t i = 0; i < a.size(); ++i)
     for (std::size_t j = i + 1; j < a.size(); ++j) {
       const bool sa = a[i] == a[j], sb = b[i] == b[j];
-      if (sa && sb) ++n11;
-      else if (sa) ++n10;
-      else if (sb) ++n01;
-      else ++n00;
+      if (sa && sb)
+        ++n11;
+      else if (sa)
+        ++n10;
+      else if (sb)
+        ++n01;
+      else
+        ++n00;
     }
   const long double total = n11 + n10 + n01 + n00;
   rand = total > 0 ? static_cast<double>((n11 + n00) / total) : 1.0;
@@ -50,7 +54,8 @@ TEST(AdjustedRandIndex, ScikitLearnDocumentedValues) {
   const std::vector<std::int32_t> g = {0, 0, 0, 0}, h = {0, 1, 2, 3};
   EXPECT_DOUBLE_EQ(adjusted_rand_index(g, h), 0.0);
   // Degenerate: fewer than two items, or both trivial.
-  EXPECT_DOUBLE_EQ(adjusted_rand_index(std::vector<std::int32_t>{3}, std::vector<std::int32_t>{0}), 1.0);
+  EXPECT_DOUBLE_EQ(adjusted_rand_index(std::vector<std::int32_t>{3}, std::vector<std::int32_t>{0}),
+                   1.0);
   EXPECT_DOUBLE_EQ(adjusted_rand_index(g, g), 1.0);
   EXPECT_DOUBLE_EQ(pair_agreement(std::vector<std::int32_t>{}, std::vector<std::int32_t>{}), 1.0);
 }
@@ -64,7 +69,8 @@ TEST(AdjustedRandIndex, MatchesBruteForcePairCounting) {
     for (std::size_t i = 0; i < n; ++i) {
       a[i] = static_cast<std::int32_t>(g() % static_cast<std::uint64_t>(ka));
       // b correlated with a half of the time
-      b[i] = (g() & 1) ? a[i] % kb : static_cast<std::int32_t>(g() % static_cast<std::uint64_t>(kb));
+      b[i] =
+          (g() & 1) ? a[i] % kb : static_cast<std::int32_t>(g() % static_cast<std::uint64_t>(kb));
     }
     double ari = 0, rand = 0;
     brute_force(a, b, ari, rand);
@@ -128,7 +134,8 @@ TEST(Elbow, FarthestBelowChord) {
 }
 
 namespace {
-std::vector<KScore> table(std::vector<double> sil, std::vector<double> gap, std::vector<double> ari) {
+std::vector<KScore> table(std::vector<double> sil, std::vector<double> gap,
+                          std::vector<double> ari) {
   std::vector<KScore> t;
   for (std::size_t i = 0; i < sil.size(); ++i) {
     KScore r;
@@ -163,16 +170,22 @@ TEST(ChooseK, AutoRule) {
   t = table({0.9, 0.6, 0.5, 0.4, 0.3}, {0.3, 0.6, 1.0, 1.0, 1.0}, {1, 1, 1, 1, 1});
   c = choose_k(t, rule);
   EXPECT_EQ(c.k, 2);
-  // Within the tolerance: the gap's k is kept.
-  t = table({0.62, 0.6, 0.6, 0.4, 0.3}, {0.3, 0.6, 1.0, 1.0, 1.0}, {1, 1, 1, 1, 1});
+  // Within the tolerance (0.01): the gap's k is kept; just outside it: the best silhouette.
+  t = table({0.605, 0.6, 0.6, 0.4, 0.3}, {0.3, 0.6, 1.0, 1.0, 1.0}, {1, 1, 1, 1, 1});
   EXPECT_EQ(choose_k(t, rule).k, 4);
+  t = table({0.62, 0.6, 0.6, 0.4, 0.3}, {0.3, 0.6, 1.0, 1.0, 1.0}, {1, 1, 1, 1, 1});
+  EXPECT_EQ(choose_k(t, rule).k, 2);
+  rule.silhouette_tolerance = 0.05;
+  EXPECT_EQ(choose_k(t, rule).k, 4);
+  rule.silhouette_tolerance = 0.01;
   // Nothing stable: stability is ignored (and the reason says so).
   t = table({0.5, 0.6, 0.8, 0.6, 0.5}, {0.3, 0.6, 1.0, 1.0, 1.0}, {0.1, 0.1, 0.1, 0.1, 0.1});
   c = choose_k(t, rule);
   EXPECT_EQ(c.k, 4);
   EXPECT_NE(c.reason.find("no k reached stability"), std::string::npos);
   // No gap, no stability: silhouette alone.
-  t = table({0.5, 0.6, 0.8, 0.6, 0.5}, {kNaN, kNaN, kNaN, kNaN, kNaN}, {kNaN, kNaN, kNaN, kNaN, kNaN});
+  t = table({0.5, 0.6, 0.8, 0.6, 0.5}, {kNaN, kNaN, kNaN, kNaN, kNaN},
+            {kNaN, kNaN, kNaN, kNaN, kNaN});
   EXPECT_EQ(choose_k(t, rule).k, 4);
   // Other methods.
   rule.method = "elbow";

@@ -16,9 +16,9 @@ struct SegmentProfile {
   int segment = 0;
   std::string name;
   std::uint64_t users = 0;
-  double share = 0;          // users / all users
-  double revenue = 0;        // sum of the revenue feature (monetary) over the segment
-  double revenue_share = 0;  // revenue / all revenue (0 when there is no revenue at all)
+  double share = 0;           // users / all users
+  double revenue = 0;         // sum of the revenue feature (monetary) over the segment
+  double revenue_share = 0;   // revenue / all revenue (0 when there is no revenue at all)
   std::vector<double> means;  // per feature, in `SegmentProfiles::features` order (NaN if empty)
 };
 
@@ -66,8 +66,9 @@ struct NamingRule {
 NamingRule parse_naming_rule(std::string_view text);
 std::vector<NamingRule> parse_naming_rules(std::span<const std::string> texts);
 
-// The default ordered rules (VIP, top spenders, loyal, active buyers, window shoppers, dormant,
-// occasional), as text, for configs/default.toml.
+// The default ordered rules (VIP, top spenders, loyal, bargain hunters, active buyers, cart
+// abandoners, window shoppers, dormant, and occasional for the rest), as text, for
+// configs/default.toml; docs/SEGMENTS.md gives the reasoning.
 std::vector<std::string> default_naming_rules();
 
 // Names for every segment: the first rule whose conditions all hold, else "segment N" (N the

@@ -17,24 +17,44 @@
 
 namespace ecom::ml {
 
-// The rule that turns the k table into one k (see docs/SEGMENTS.md, "Choosing k").
+// The rule that turns the k table into one k (docs/SEGMENTS.md, "Choosing k").
 struct KRule {
-  // auto: the gap statistic's 1-SE choice if it is stable and its silhouette is within
-  //       `silhouette_tolerance` of the best stable silhouette, else the best stable silhouette.
+  // auto: among the stable k (bootstrap ARI >= min_stability; all k when none is), the k of
+  //       the best silhouette; the gap statistic's 1-SE k instead when it is stable and its
+  //       silhouette is within `silhouette_tolerance` of that best (the smaller model when the
+  //       two criteria nearly agree).
   // gap | silhouette | simplified_silhouette | stability | elbow: that criterion alone.
   std::string method = "auto";
   double min_stability = 0.75;         // a k is "stable" when its mean bootstrap ARI >= this
-  double silhouette_tolerance = 0.05;  // absolute slack on the silhouette for the gap's k
+  double silhouette_tolerance = 0.01;  // absolute slack on the silhouette for the gap's k
 };
+
+// k-means options of the selection runs: several initialisations by default (a single
+// k-means|| start lands in a poor local optimum often enough to distort the curves).
+inline KMeansOptions default_selection_kmeans() {
+  KMeansOptions o;
+  o.n_init = 3;
+  return o;
+}
 
 struct SelectionOptions {
   int k_min = 2;
   int k_max = 10;
-  KMeansOptions kmeans;                    // k is set per candidate
+  KMeansOptions kmeans = default_selection_kmeans();  // k is set per candidate
+  // Each k > k_min also gets one Lloyd run started from the (k-1)-solution plus the centre of
+  // the fast global k-means step (Likas, Vlassis & Verbeek 2003), chosen among this many keyed
+  // candidate users (0: no such run); the lower inertia is kept.
+  std::size_t global_candidates = 128;
   std::uint64_t silhouette_sample = 5000;  // expected sample size (0: no sample silhouette)
   int gap_references = 10;                 // B reference sets (0: no gap statistic)
-  int stability_resamples = 10;            // B subsamples (< 2: no stability)
-  double stability_fraction = 0.8;         // keyed subsample share
+  // Points per reference set, a keyed sample of the users' slots (0: one per user). log W* of
+  // a set of m points is scaled to n points by adding log(n/m) (W grows linearly in n; the
+  // finite-sample bias of the fit, O(k·d/m) relative, is far below the gap's standard error).
+  std::uint64_t gap_sample = 5000;
+  int stability_resamples = 10;     // B subsamples (< 2: no stability)
+  double stability_fraction = 0.8;  // keyed subsample share
+  // Users the subsamples are drawn from: a keyed sample of about this many (0: all users).
+  std::uint64_t stability_sample = 20000;
   KRule rule;
   // Optional progress lines ("k-selection: k=4 done"), called on every rank.
   std::function<void(const std::string&)> progress;
@@ -56,8 +76,8 @@ struct KScore {
 
 struct KChoice {
   int k = 0;
-  std::string reason;  // one line for the log and run.json
-  int gap_k = 0;       // the gap statistic's 1-SE choice (0 when unavailable)
+  std::string reason;    // one line for the log and run.json
+  int gap_k = 0;         // the gap statistic's 1-SE choice (0 when unavailable)
   int silhouette_k = 0;  // best stable silhouette (0 when unavailable)
 };
 
@@ -71,6 +91,32 @@ struct KSelection {
 KSelection select_k(par::Comm& comm, const RowMatrix& scores,
                     std::span<const std::uint64_t> user_ids, const SelectionOptions& options,
                     std::uint64_t seed);
+
+// ---- the clustering procedure of the selection (collective) ------------------------------
+
+// Up to m users with the smallest keys par::uniform(seed, kmeans_init, id, 0xFFFFFFF0), in key
+// order, as an m × d matrix identical on every rank (the candidate centres of next_centre).
+RowMatrix keyed_candidates(par::Comm& comm, const RowMatrix& scores,
+                           std::span<const std::uint64_t> user_ids, Eigen::Index d, std::size_t m,
+                           std::uint64_t seed);
+// The fast global k-means step: the candidate c that maximises the guaranteed inertia drop
+// b_c = Σ_i max(0, dist2_i − ‖x_i − c‖²), dist2_i the user's squared distance to its current
+// centroid (exact sums: the same for any number of ranks; ties: the earlier candidate). -1 when
+// no candidate lowers the inertia.
+int next_centre(par::Comm& comm, const RowMatrix& scores, std::span<const double> dist2,
+                const RowMatrix& candidates);
+// One Lloyd run from the centroids of `previous` (none: k = 1) plus the next_centre() of the
+// candidates: the (k+1)-solution of the fast global k-means step. Empty when no candidate helps.
+KMeansResult grow_k(par::Comm& comm, const RowMatrix& scores,
+                    std::span<const std::uint64_t> user_ids, const KMeansOptions& options,
+                    const KMeansResult* previous, const RowMatrix& candidates);
+// The selection's clustering for one k: kmeans() with `options` (n_init k-means|| starts) and,
+// when `chain` is given, one more start grown from the chain (brought up to k - 1 by grow_k from
+// k = 1 the first time); the lower inertia is kept (canonical order as options say) and becomes
+// the chain's next link. Call with increasing k on the same data and chain.
+KMeansResult cluster_k(par::Comm& comm, const RowMatrix& scores,
+                       std::span<const std::uint64_t> user_ids, const KMeansOptions& options, int k,
+                       std::uint64_t seed, KMeansResult* chain, const RowMatrix& candidates);
 
 // ---- pure parts -------------------------------------------------------------------------
 

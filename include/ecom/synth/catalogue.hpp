@@ -20,17 +20,17 @@ std::uint64_t permuted_id(const IdShape& shape, std::uint64_t seed, std::uint64_
 
 struct Product {
   std::uint64_t id = 0;
-  std::uint32_t category = 0;   // index into categories
-  std::uint32_t brand = 0;      // index into brands (the underlying brand, also when hidden)
+  std::uint32_t category = 0;  // index into categories
+  std::uint32_t brand = 0;     // index into brands (the underlying brand, also when hidden)
   std::uint32_t price_cents = 0;
-  bool brand_empty = false;     // brand written as empty
-  double popularity = 0;        // within its category
+  bool brand_empty = false;  // brand written as empty
+  double popularity = 0;     // within its category
 };
 
 struct Category {
   std::uint64_t id = 0;
-  std::string code;             // empty when category_code is written empty
-  double weight = 0;            // global popularity
+  std::string code;   // empty when category_code is written empty
+  double weight = 0;  // global popularity
   double median_price = 0;
   std::uint32_t first = 0, count = 0;  // products [first, first+count)
   int group_a = 0, group_b = 0;        // the two taste groups that prefer it
@@ -70,9 +70,9 @@ class Catalogue {
   std::vector<Product> products_;
   std::vector<Category> categories_;
   std::vector<std::string> brands_;
-  std::vector<double> product_cum_;                   // per category: 3 variants x 3 tastes
+  std::vector<double> product_cum_;                           // per category: 3 variants x 3 tastes
   std::vector<std::vector<std::uint32_t>> group_categories_;  // per group (+1: whole shop)
-  std::vector<std::vector<double>> group_cum_;        // per (group+1) x taste
+  std::vector<std::vector<double>> group_cum_;                // per (group+1) x taste
   std::vector<double> expected_share_;
 };
 

@@ -1,7 +1,7 @@
 #pragma once
 // REES46 row formatting and the malformed ("dirty") rows of --dirty. The dirty kinds and what
-// each looks like are specified in docs/SYNTH.md; a validator that checks, in this order,
-// field count, event_time, event_type, product_id, category_id, price, user_id, user_session
+// each looks like are listed in append_dirty_row (format.cpp); a validator that checks, in this
+// order, field count, event_time, event_type, product_id, category_id, price, user_id, user_session
 // rejects each dirty row for exactly its kind (every other field of the row is valid).
 #include <array>
 #include <cstdint>
@@ -34,9 +34,9 @@ enum class DirtyKind : std::uint8_t {
   bad_price = 7,
 };
 inline constexpr std::array<std::string_view, kDirtyKinds> kDirtyNames = {
-    "field_count", "bad_time",        "unknown_event_type", "bad_user_id",
-    "bad_product_id", "bad_category_id", "bad_session",     "bad_price"};
-// Number of variants (looks) of each kind; variant v of kind k is documented in docs/SYNTH.md.
+    "field_count",    "bad_time",        "unknown_event_type", "bad_user_id",
+    "bad_product_id", "bad_category_id", "bad_session",        "bad_price"};
+// Number of variants (looks) of each kind; append_dirty_row (format.cpp) comments each one.
 int dirty_variants(DirtyKind kind);
 
 // The 9 fields of a valid row, as text.

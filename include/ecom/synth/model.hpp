@@ -48,7 +48,9 @@ class Model {
   // Cumulative activity weights of archetype a over window days (days()+1 values, from 0)
   // and over the 24 hours (24 values).
   const std::vector<double>& day_cum(int a) const { return day_cum_[static_cast<std::size_t>(a)]; }
-  const std::array<double, 24>& hour_cum(int a) const { return hour_cum_[static_cast<std::size_t>(a)]; }
+  const std::array<double, 24>& hour_cum(int a) const {
+    return hour_cum_[static_cast<std::size_t>(a)];
+  }
 
  private:
   Preset preset_;
@@ -67,7 +69,7 @@ struct GenEvent {
   std::uint32_t product = 0;  // index into the catalogue
   std::uint32_t session = 0;  // index into UserData::sessions
   EventType type = EventType::view;
-  bool duplicate = false;     // an exact copy of the previous row
+  bool duplicate = false;  // an exact copy of the previous row
 };
 
 struct GenSession {
@@ -100,7 +102,9 @@ struct UserScratch {
   };
   std::vector<Item> items;
   std::vector<std::uint32_t> viewed;
-  std::vector<std::uint32_t> session_views;
+  std::vector<std::uint32_t> session_views;  // views of each session
+  std::vector<std::uint32_t> session_first;  // index in items of each session's first view
+  std::vector<std::uint32_t> session_pick;   // sessions not yet holding a purchase
   std::vector<std::uint32_t> order;
   std::vector<GenEvent> events;
 };

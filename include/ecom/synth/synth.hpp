@@ -12,7 +12,9 @@
 
 namespace ecom {
 struct Context;
-namespace par { class Comm; }
+namespace par {
+class Comm;
+}
 }  // namespace ecom
 
 namespace ecom::synth {
@@ -22,14 +24,14 @@ struct SynthOptions {
   std::string out = "synth";
   bool gzip = false;
   int gzip_level = 1;
-  double dirty = 0.0;           // share of written rows that are malformed, [0, 0.5]
+  double dirty = 0.0;  // share of written rows that are malformed, [0, 0.5]
   std::uint32_t block_users = 2048;
 };
 
 // Exact counts of what was written; merged over ranks with integer sums.
 struct SynthStats {
-  static constexpr std::size_t kSessionBins = 1024;     // rows per session 0..1023, last = more
-  static constexpr std::size_t kDurationBins = 86400;   // seconds 0..86399, last = more
+  static constexpr std::size_t kSessionBins = 1024;    // rows per session 0..1023, last = more
+  static constexpr std::size_t kDurationBins = 86400;  // seconds 0..86399, last = more
   std::array<std::uint64_t, 4> type_rows{};
   std::uint64_t rows = 0, duplicate_rows = 0, empty_code_rows = 0, empty_brand_rows = 0,
                 zero_price_rows = 0, users = 0, sessions = 0, session_rows_sum = 0,
@@ -37,10 +39,10 @@ struct SynthStats {
   std::uint64_t price_min_cents = UINT64_MAX, price_max_cents = 0;
   std::array<std::uint64_t, kArchetypes> archetype_users{};
   std::array<std::uint64_t, kDirtyKinds> dirty{};
-  std::vector<std::uint64_t> month_rows;       // clean rows per month file
-  std::vector<std::uint64_t> session_hist;     // kSessionBins
-  std::vector<std::uint64_t> duration_hist;    // kDurationBins
-  std::vector<std::uint8_t> product_seen;      // per catalogue product
+  std::vector<std::uint64_t> month_rows;     // clean rows per month file
+  std::vector<std::uint64_t> session_hist;   // kSessionBins
+  std::vector<std::uint64_t> duration_hist;  // kDurationBins
+  std::vector<std::uint8_t> product_seen;    // per catalogue product
 
   SynthStats(std::size_t months, std::size_t products);
   void add_user(const Model& model, const UserData& user);
