@@ -141,20 +141,14 @@ KMeansResult grow_k(par::Comm& comm, const RowMatrix& scores,
   return lloyd(comm, scores, user_ids, init, o);
 }
 
-KMeansResult cluster_k(par::Comm& comm, const RowMatrix& scores,
-                       std::span<const std::uint64_t> user_ids, const KMeansOptions& options, int k,
-                       std::uint64_t seed, KMeansResult* chain, const RowMatrix& candidates) {
+// One step of the chain: the better (lower inertia) of the n_init k-means|| starts for k and the
+// chain's k - 1 solution grown by one centre; the chain then continues from it.
+KMeansResult chain_step(par::Comm& comm, const RowMatrix& scores,
+                        std::span<const std::uint64_t> user_ids, const KMeansOptions& options, int k,
+                        std::uint64_t seed, KMeansResult* chain, const RowMatrix& candidates) {
   KMeansOptions o = options;
   o.k = k;
   KMeansResult best = kmeans(comm, scores, user_ids, o, seed);
-  if (chain == nullptr || candidates.rows() == 0) return best;
-  // Bring the chain to k - 1 (from k = 1 the first time), then grow it by one centre.
-  while (chain->centroids.rows() < k - 1) {
-    KMeansResult next = grow_k(comm, scores, user_ids, o, chain, candidates);
-    if (next.centroids.rows() == 0) return best;
-    *chain = std::move(next);
-  }
-  if (chain->centroids.rows() != k - 1) return best;
   KMeansResult grown = grow_k(comm, scores, user_ids, o, chain, candidates);
   if (grown.centroids.rows() != k || !(grown.inertia < best.inertia)) {
     *chain = best;  // the chain continues from the better solution of this k
@@ -172,6 +166,28 @@ KMeansResult cluster_k(par::Comm& comm, const RowMatrix& scores,
   grown.best_init = o.n_init;  // the grown start, after the n_init k-means|| starts
   *chain = grown;
   return grown;
+}
+
+// The solution for k: the chain is brought from where it stands to k by chain_step, one k at a
+// time from k = 1, so the result for k does not depend on which other k are asked for (a k-sweep
+// array task computing k alone gets the same model, and the same gap reference models, as a run
+// over the whole range).
+KMeansResult cluster_k(par::Comm& comm, const RowMatrix& scores,
+                       std::span<const std::uint64_t> user_ids, const KMeansOptions& options, int k,
+                       std::uint64_t seed, KMeansResult* chain, const RowMatrix& candidates) {
+  if (chain == nullptr || candidates.rows() == 0) {
+    KMeansOptions o = options;
+    o.k = k;
+    return kmeans(comm, scores, user_ids, o, seed);
+  }
+  if (chain->centroids.rows() >= k) *chain = KMeansResult{};  // asked for a lower k: start again
+  KMeansResult result;
+  while (chain->centroids.rows() < k) {
+    const int next = static_cast<int>(chain->centroids.rows()) + 1;
+    result = chain_step(comm, scores, user_ids, options, next, seed, chain, candidates);
+    if (chain->centroids.rows() != next) break;  // fewer distinct points than centres
+  }
+  return result;
 }
 
 void gap_from_logs(double log_w, std::span<const double> ref_log_w, double& gap, double& gap_sd) {

@@ -174,8 +174,28 @@ void agree(Comm& comm, const std::string& local_error, ExitCode code) {
 
 }  // namespace ecom::par
 
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
 #include "ecom/core/signals.hpp"
 
 namespace ecom::par {
-bool stop_requested(Comm& comm) { return !comm.all_ok(!stop_signalled()); }
+namespace {
+// Test hook: ECOM_TEST_STOP_PAUSE=S makes every rank sleep S seconds at each stop point, so that
+// the checkpoint tests can signal a run in a known step however fast the machine is.
+double stop_pause_seconds() {
+  const char* env = std::getenv("ECOM_TEST_STOP_PAUSE");
+  if (env == nullptr) return 0;
+  char* end = nullptr;
+  const double s = std::strtod(env, &end);
+  return end != env && s > 0 && s < 60 ? s : 0;
+}
+}  // namespace
+
+bool stop_requested(Comm& comm) {
+  static const double pause = stop_pause_seconds();
+  if (pause > 0) std::this_thread::sleep_for(std::chrono::duration<double>(pause));
+  return !comm.all_ok(!stop_signalled());
+}
 }  // namespace ecom::par

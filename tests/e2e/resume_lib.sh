@@ -1,5 +1,7 @@
 # Helpers for the checkpoint/restart tests (test_resume.sh, test_kill.sh, test_slurm.sh); sourced
-# after lib.sh.
+# after lib.sh. The interrupted runs set ECOM_TEST_STOP_PAUSE=0.3 (every stop point sleeps 0.3 s,
+# src/par/comm.cpp), so a signal sent after a log line lands in the step named, however fast the
+# machine is.
 
 # Model options that keep a run on 12k events to a few seconds (the paths are the same).
 RESUME_MODEL_ARGS=(--k-min 2 --k-max 4 --gap-references 3 --stability-resamples 3 --als-factors 16

@@ -12,7 +12,7 @@ args=(run --input "$input" --key-file "$WORK/data/key" "${RESUME_MODEL_ARGS[@]}"
 mpi 2 "${args[@]}" --out "$WORK/ref" > "$WORK/ref.log" 2>&1 || { cat "$WORK/ref.log"; fail "uninterrupted run"; }
 ok "uninterrupted reference run"
 
-"$MPIEXEC" -np 2 --oversubscribe "$ECOM" "${args[@]}" --out "$WORK/run" > "$WORK/run.log" 2>&1 &
+ECOM_TEST_STOP_PAUSE=0.3 "$MPIEXEC" -np 2 --oversubscribe "$ECOM" "${args[@]}" --out "$WORK/run" > "$WORK/run.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do  # the two rank processes under mpirun
   ranks=($(children_of "$pid"))

@@ -17,7 +17,7 @@ input="$WORK/data/events/*.csv"
 run() { local n="$1" out="$2"; shift 2; mpi "$n" run --input "$input" --out "$out" --key-file "$WORK/data/key" \
   "${RESUME_MODEL_ARGS[@]}" --checkpoint-als-every 3 "$@"; }
 # start N OUT LOG: `run` in the background, with $pid the pid of mpirun itself.
-start() { "$MPIEXEC" -np "$1" --oversubscribe "$ECOM" run --input "$input" --out "$2" --key-file "$WORK/data/key" \
+start() { ECOM_TEST_STOP_PAUSE=0.3 "$MPIEXEC" -np "$1" --oversubscribe "$ECOM" run --input "$input" --out "$2" --key-file "$WORK/data/key" \
   "${RESUME_MODEL_ARGS[@]}" --checkpoint-als-every 3 > "$3" 2>&1 & pid=$!; }
 
 run 2 "$WORK/ref" > "$WORK/ref.log" 2>&1 || { cat "$WORK/ref.log"; fail "uninterrupted run"; }

@@ -65,7 +65,7 @@ sweep=$(ECOM_ARGS="--gap-references 3 --stability-resamples 3 --run-time 2026-01
 array=${BASH_REMATCH[1]} gather=${BASH_REMATCH[2]}
 [[ "$(scontrol show job "$gather" | grep -o 'Dependency=[^ ]*')" == "Dependency=afterok:${array}_*"* ]] \
   || fail "gather job $gather: $(scontrol show job "$gather" | grep -o 'Dependency=[^ ]*')"
-job_b=$(sbatch --parsable --output="$WORK/b-%j.out" jobs/pipeline.sbatch) || fail "sbatch pipeline (b)"
+job_b=$(ECOM_TEST_STOP_PAUSE=0.3 sbatch --parsable --output="$WORK/b-%j.out" jobs/pipeline.sbatch) || fail "sbatch pipeline (b)"
 ok "submitted pipeline job $job_a, k sweep array $array + gather $gather (afterok), pipeline job $job_b"
 
 # 3 (first, while it runs). Pre-empt job b during its first ALS training.

@@ -304,5 +304,6 @@ void agree(Comm& comm, const std::string& local_error, ExitCode code = ExitCode:
 
 namespace ecom::par {
 // Collective: true on every rank if any rank received SIGUSR1/SIGTERM (core/signals.hpp).
+// Test hook: with ECOM_TEST_STOP_PAUSE=S in the environment each call first sleeps S seconds.
 bool stop_requested(Comm& comm);
 }  // namespace ecom::par
