@@ -12,6 +12,7 @@
 #include "als_kernels.hpp"
 #include "ecom/core/error.hpp"
 #include "ecom/core/hash.hpp"
+#include "ecom/par/random.hpp"
 
 namespace ecom::ml {
 
@@ -201,51 +202,114 @@ void count_cmp(const float* s, std::size_t n, float v, std::uint64_t& gt, std::u
 }
 
 // The item factors in panels of L items (transposed: for each j, L consecutive items), padded
-// with zero items to an even number of panels.
+// with zero items to an even number of panels. Items are laid out in catalogue order, or by
+// decreasing norm |y_i| (ties: catalogue order) for pruned top-N scoring. An item's score is
+// the same bits wherever it sits (every lane sums j ascending).
 template <class T>
 class Scorer {
  public:
   static constexpr std::size_t kLanes = 64 / sizeof(T);
   static constexpr std::size_t kBlockPanels = 64;  // items per block: 64 L (512 doubles)
+  static constexpr std::size_t kBlockItems = kBlockPanels * kLanes;
 
-  explicit Scorer(const Catalogue& cat) : k_(cat.factors), n_(cat.size()) {
+  Scorer(const Catalogue& cat, bool by_norm) : k_(cat.factors), n_(cat.size()), by_norm_(by_norm) {
     const auto kk = static_cast<std::size_t>(k_);
+    std::vector<double> norm(n_, 0.0);
+    for (std::size_t i = 0; i < n_; ++i) {
+      double s = 0;
+      for (std::size_t j = 0; j < kk; ++j) {
+        const auto y = static_cast<double>(static_cast<T>(cat.item_factors[i * kk + j]));
+        s += y * y;
+      }
+      norm[i] = std::sqrt(s);
+    }
+    order_.resize(n_);
+    std::iota(order_.begin(), order_.end(), 0U);
+    if (by_norm)
+      std::stable_sort(order_.begin(), order_.end(),
+                       [&](std::uint32_t a, std::uint32_t b) { return norm[a] > norm[b]; });
     n_panels_ = (n_ + kLanes - 1) / kLanes;
     n_panels_ += n_panels_ % 2;
     panels_.assign(n_panels_ * kk * kLanes, T(0));
-    for (std::size_t i = 0; i < n_; ++i) {
-      const std::size_t p = i / kLanes, l = i % kLanes;
+    for (std::size_t pos = 0; pos < n_; ++pos) {
+      const std::size_t i = order_[pos], p = pos / kLanes, l = pos % kLanes;
       for (std::size_t j = 0; j < kk; ++j)
         panels_[(p * kk + j) * kLanes + l] = static_cast<T>(cat.item_factors[i * kk + j]);
+    }
+    // Largest item norm of each block (its first item when sorted by norm).
+    for (std::size_t first = 0; first < n_; first += kBlockItems) {
+      double m = 0;
+      for (std::size_t pos = first; pos < std::min(n_, first + kBlockItems); ++pos)
+        m = std::max(m, norm[order_[pos]]);
+      block_norm_.push_back(m);
     }
   }
 
   std::size_t items() const { return n_; }
 
-  // Scores the users xs (n_users x k) against every item, one item block at a time:
-  // visit(u, scores, first_item, end_item) with scores[i - first_item] for item i.
+  // Scores the users xs (n_users x k) against every item, one block of items at a time:
+  // visit(u, scores, n, items) where scores[i] is the score of catalogue item items[i], i < n.
   template <class Visit>
   void score(const T* xs, std::size_t n_users, Visit&& visit) {
+    score_pruned(xs, n_users, visit,
+                 [](std::size_t) { return -std::numeric_limits<T>::infinity(); });
+  }
+
+  // The same, skipping for user u every block whose items cannot score threshold(u) or more
+  // (Cauchy-Schwarz: x.y <= |x| max|y|, with a margin for the rounding of the sums); with the
+  // items sorted by norm, the scan of a user block ends when no user's bound reaches its
+  // threshold. threshold(u) may rise between blocks (the current k-th best score).
+  template <class Visit, class Threshold>
+  void score_pruned(const T* xs, std::size_t n_users, Visit&& visit, Threshold&& threshold) {
     const auto kk = static_cast<std::size_t>(k_);
-    const std::size_t nu4 = (n_users + 3) / 4 * 4;
-    xs_.assign(nu4 * kk, T(0));
-    std::copy_n(xs, n_users * kk, xs_.begin());
-    const std::size_t stride = kBlockPanels * kLanes;
-    out_.resize(nu4 * stride);
-    for (std::size_t p0 = 0; p0 < n_panels_; p0 += kBlockPanels) {
+    constexpr double kMargin = sizeof(T) == 4 ? 1e-4 : 1e-9;
+    xnorm_.resize(n_users);
+    for (std::size_t u = 0; u < n_users; ++u) {
+      double s = 0;
+      for (std::size_t j = 0; j < kk; ++j) {
+        const auto x = static_cast<double>(xs[u * kk + j]);
+        s += x * x;
+      }
+      xnorm_[u] = std::sqrt(s) * (1.0 + kMargin);
+    }
+    const std::size_t stride = kBlockItems;
+    xs_.resize((n_users + 3) / 4 * 4 * kk);
+    out_.resize((n_users + 3) / 4 * 4 * stride);
+    active_.clear();
+    for (std::size_t b = 0; b * kBlockItems < n_; ++b) {
+      active_.clear();
+      for (std::size_t u = 0; u < n_users; ++u)
+        if (!(xnorm_[u] * block_norm_[b] < static_cast<double>(threshold(u)))) active_.push_back(u);
+      if (active_.empty()) {
+        if (by_norm_) break;  // later blocks have smaller norms
+        continue;
+      }
+      const std::size_t na4 = (active_.size() + 3) / 4 * 4;
+      for (std::size_t a = 0; a < na4; ++a) {
+        T* dst = xs_.data() + a * kk;
+        if (a < active_.size())
+          std::copy_n(xs + active_[a] * kk, kk, dst);
+        else
+          std::fill_n(dst, kk, T(0));
+      }
+      const std::size_t p0 = b * kBlockPanels;
       const std::size_t np = std::min(kBlockPanels, n_panels_ - p0);
-      score_block(k_, xs_.data(), nu4, panels_.data() + p0 * kk * kLanes, np, out_.data(), stride);
-      const std::size_t first = p0 * kLanes;
-      const std::size_t end = std::min(n_, (p0 + np) * kLanes);
-      if (first >= end) continue;
-      for (std::size_t u = 0; u < n_users; ++u) visit(u, out_.data() + u * stride, first, end);
+      score_block(k_, xs_.data(), na4, panels_.data() + p0 * kk * kLanes, np, out_.data(), stride);
+      const std::size_t first = b * kBlockItems;
+      const std::size_t n = std::min(n_, first + kBlockItems) - first;
+      for (std::size_t a = 0; a < active_.size(); ++a)
+        visit(active_[a], out_.data() + a * stride, n, order_.data() + first);
     }
   }
 
  private:
   int k_;
   std::size_t n_;
+  bool by_norm_;
   std::size_t n_panels_ = 0;
+  std::vector<std::uint32_t> order_;  // catalogue index of each position
+  std::vector<double> block_norm_, xnorm_;
+  std::vector<std::size_t> active_;
   std::vector<T> panels_, xs_, out_;
 };
 
@@ -289,19 +353,19 @@ class TopList {
   std::vector<std::uint32_t> item_;
 };
 
-// Offers the items of one scored block to a top list, skipping excluded items (sorted).
+// Offers the items of one scored block to a top list, skipping excluded items (catalogue
+// indices, sorted): scores[i] is item items[i]'s.
 template <class T>
-ECOM_INLINE void scan_block(const T* scores, std::size_t first, std::size_t end, TopList<T>& top,
-                            const std::vector<std::uint32_t>& excluded) {
+ECOM_INLINE void scan_block(const T* scores, std::size_t n, const std::uint32_t* items,
+                            TopList<T>& top, const std::vector<std::uint32_t>& excluded) {
   constexpr std::size_t kChunk = 64;
-  for (std::size_t c = first; c < end; c += kChunk) {
-    const std::size_t ce = std::min(end, c + kChunk);
-    const T thr = top.threshold();
-    if (max_of(scores + (c - first), ce - c) < thr) continue;
+  for (std::size_t c = 0; c < n; c += kChunk) {
+    const std::size_t ce = std::min(n, c + kChunk);
+    if (max_of(scores + c, ce - c) < top.threshold()) continue;
     for (std::size_t i = c; i < ce; ++i) {
-      const T s = scores[i - first];
+      const T s = scores[i];
       if (s < top.threshold()) continue;
-      const auto item = static_cast<std::uint32_t>(i);
+      const std::uint32_t item = items[i];
       if (!excluded.empty() && std::binary_search(excluded.begin(), excluded.end(), item)) continue;
       top.offer(s, item);
     }
@@ -391,7 +455,7 @@ std::vector<Recommendation> top_n_impl(par::Comm& comm, const AlsModel& model, c
   std::vector<std::vector<Recommendation>> per_user(n_users);
   // ALS users, in blocks.
   {
-    Scorer<T> scorer(cat);
+    Scorer<T> scorer(cat, /*by_norm=*/true);
     const std::vector<T> xs_all = rows_as<T>(model.user_factors);
     const auto block = static_cast<std::size_t>(std::max(4, cfg.user_block));
     std::vector<std::size_t> served;
@@ -408,10 +472,12 @@ std::vector<Recommendation> top_n_impl(par::Comm& comm, const AlsModel& model, c
         tops[t].clear();
         exclusions(served[b + t], excl[t]);
       }
-      scorer.score(xs.data(), nb,
-                   [&](std::size_t t, const T* s, std::size_t first, std::size_t end) {
-                     scan_block(s, first, end, tops[t], excl[t]);
-                   });
+      scorer.score_pruned(
+          xs.data(), nb,
+          [&](std::size_t t, const T* s, std::size_t n, const std::uint32_t* items) {
+            scan_block(s, n, items, tops[t], excl[t]);
+          },
+          [&](std::size_t t) { return tops[t].threshold(); });
       for (std::size_t t = 0; t < nb; ++t) {
         const std::size_t u = served[b + t];
         auto& rows = per_user[u];
@@ -509,7 +575,12 @@ struct EvalUser {
   std::vector<std::uint32_t> train;     // catalogue indices, sorted
   std::vector<std::uint32_t> test;      // catalogue indices, sorted
   std::vector<std::uint64_t> relevant;  // test products, sorted
+  bool auc = false;                     // in the AUC sample
 };
+
+bool in_auc_sample(std::uint64_t seed, std::uint64_t user, double share) {
+  return par::uniform(seed, par::Purpose::split, user, 0xffffffffU) < share;
+}
 
 // AUC counts of one user given the scores of its positives, training items and the counts of
 // items scoring above / equal to each positive over the whole catalogue.
@@ -570,14 +641,28 @@ Evaluation evaluate_impl(par::Comm& comm, const AlsModel& model, const Catalogue
     std::sort(e.relevant.begin(), e.relevant.end());
     eval_users.push_back(std::move(e));
   }
+  // AUC needs every item's score: over a keyed sample of about cfg.auc_users users (all when
+  // there are fewer), the same for both recommenders and for any number of ranks.
+  const std::uint64_t n_eval = comm.allreduce_sum<std::uint64_t>(eval_users.size());
+  const double auc_share = !cfg.auc ? 0.0
+                           : (cfg.auc_users == 0 || n_eval <= cfg.auc_users)
+                               ? 1.0
+                               : static_cast<double>(cfg.auc_users) / static_cast<double>(n_eval);
+  std::vector<std::size_t> lists[2];  // [0]: AUC sample (full scores), [1]: the others (pruned)
+  for (std::size_t i = 0; i < eval_users.size(); ++i) {
+    EvalUser& e = eval_users[i];
+    e.auc = auc_share >= 1.0 ||
+            (auc_share > 0.0 && in_auc_sample(cfg.seed, model.users[e.user], auc_share));
+    lists[e.auc ? 0 : 1].push_back(i);
+  }
 
   RankingSums als_sums, pop_sums;
   std::vector<std::uint8_t> als_rec(cat.size(), 0), pop_rec(cat.size(), 0);
   const std::size_t n_items = cat.size();
 
-  // ALS: full scores of every evaluated user (AUC needs them all).
+  // ALS: full scores of the AUC sample, a pruned top-k scan for the others.
   {
-    Scorer<T> scorer(cat);
+    Scorer<T> scorer(cat, /*by_norm=*/true);
     const std::vector<T> xs_all = rows_as<T>(model.user_factors);
     const std::vector<T> ys_all = rows_as<T>(cat.item_factors);
     const auto block = static_cast<std::size_t>(std::max(4, cfg.user_block));
@@ -586,41 +671,48 @@ Evaluation evaluate_impl(par::Comm& comm, const AlsModel& model, const Catalogue
     std::vector<std::vector<T>> pos_scores(block), train_scores(block);
     std::vector<std::vector<std::uint64_t>> gt(block), eq(block);
     std::vector<std::uint64_t> ranked;
-    for (std::size_t b = 0; b < eval_users.size(); b += block) {
-      const std::size_t nb = std::min(block, eval_users.size() - b);
-      xs.resize(nb * kk);
-      for (std::size_t t = 0; t < nb; ++t) {
-        const EvalUser& e = eval_users[b + t];
-        const T* x = xs_all.data() + e.user * kk;
-        std::copy_n(x, kk, xs.data() + t * kk);
-        tops[t].clear();
-        pos_scores[t].clear();
-        train_scores[t].clear();
-        for (std::uint32_t i : e.test)
-          pos_scores[t].push_back(als_score(k, x, ys_all.data() + i * kk));
-        for (std::uint32_t i : e.train)
-          train_scores[t].push_back(als_score(k, x, ys_all.data() + i * kk));
-        gt[t].assign(e.test.size(), 0);
-        eq[t].assign(e.test.size(), 0);
-      }
-      scorer.score(xs.data(), nb,
-                   [&](std::size_t t, const T* s, std::size_t first, std::size_t end) {
-                     scan_block(s, first, end, tops[t], eval_users[b + t].train);
-                     if (cfg.auc)
-                       for (std::size_t p = 0; p < pos_scores[t].size(); ++p)
-                         count_cmp(s, end - first, pos_scores[t][p], gt[t][p], eq[t][p]);
-                   });
-      for (std::size_t t = 0; t < nb; ++t) {
-        const EvalUser& e = eval_users[b + t];
-        ranked.clear();
-        for (std::size_t r = 0; r < tops[t].size(); ++r) {
-          ranked.push_back(cat.products[tops[t].item(r)]);
-          als_rec[tops[t].item(r)] = 1;
+    for (const std::vector<std::size_t>& list : lists)
+      for (std::size_t b = 0; b < list.size(); b += block) {
+        const std::size_t nb = std::min(block, list.size() - b);
+        const bool with_auc = eval_users[list[b]].auc;
+        xs.resize(nb * kk);
+        for (std::size_t t = 0; t < nb; ++t) {
+          const EvalUser& e = eval_users[list[b + t]];
+          const T* x = xs_all.data() + e.user * kk;
+          std::copy_n(x, kk, xs.data() + t * kk);
+          tops[t].clear();
+          pos_scores[t].clear();
+          train_scores[t].clear();
+          for (std::uint32_t i : e.test)
+            pos_scores[t].push_back(als_score(k, x, ys_all.data() + i * kk));
+          for (std::uint32_t i : e.train)
+            train_scores[t].push_back(als_score(k, x, ys_all.data() + i * kk));
+          gt[t].assign(e.test.size(), 0);
+          eq[t].assign(e.test.size(), 0);
         }
-        als_sums.add(score_ranking(ranked, e.relevant, static_cast<int>(cut)));
-        if (cfg.auc) add_auc(als_sums, n_items, pos_scores[t], train_scores[t], gt[t], eq[t]);
+        const auto visit = [&](std::size_t t, const T* s, std::size_t n,
+                               const std::uint32_t* items) {
+          scan_block(s, n, items, tops[t], eval_users[list[b + t]].train);
+          if (with_auc)
+            for (std::size_t p = 0; p < pos_scores[t].size(); ++p)
+              count_cmp(s, n, pos_scores[t][p], gt[t][p], eq[t][p]);
+        };
+        if (with_auc)  // AUC needs every item's score
+          scorer.score(xs.data(), nb, visit);
+        else
+          scorer.score_pruned(xs.data(), nb, visit,
+                              [&](std::size_t t) { return tops[t].threshold(); });
+        for (std::size_t t = 0; t < nb; ++t) {
+          const EvalUser& e = eval_users[list[b + t]];
+          ranked.clear();
+          for (std::size_t r = 0; r < tops[t].size(); ++r) {
+            ranked.push_back(cat.products[tops[t].item(r)]);
+            als_rec[tops[t].item(r)] = 1;
+          }
+          als_sums.add(score_ranking(ranked, e.relevant, static_cast<int>(cut)));
+          if (with_auc) add_auc(als_sums, n_items, pos_scores[t], train_scores[t], gt[t], eq[t]);
+        }
       }
-    }
   }
 
   // Popularity: the same ranking protocol with score = popularity.
@@ -639,7 +731,7 @@ Evaluation evaluate_impl(par::Comm& comm, const AlsModel& model, const Catalogue
         pop_rec[i] = 1;
       }
       pop_sums.add(score_ranking(ranked, e.relevant, static_cast<int>(cut)));
-      if (!cfg.auc) continue;
+      if (!e.auc) continue;
       pos_scores.clear();
       train_scores.clear();
       gt_all.clear();
@@ -842,7 +934,9 @@ RecommenderResult run_recommender(par::Comm& comm, std::span<const Event> events
     eval_model = train_als(comm, users, pairs, config.als, log);
     const Catalogue cat = gather_catalogue(comm, eval_model, pairs, config.als.vshards,
                                            config.als.exchange_budget_bytes);
-    result.evaluation = evaluate_holdout(comm, eval_model, cat, pairs, config.evaluation);
+    EvaluationConfig ec = config.evaluation;
+    ec.seed = config.holdout.seed;
+    result.evaluation = evaluate_holdout(comm, eval_model, cat, pairs, ec);
     if (log) {
       log->info("als: holdout ", result.evaluation.test_pairs, " test pairs, evaluated in ",
                 fixed(result.evaluation.seconds, 2), " s");

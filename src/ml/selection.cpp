@@ -144,8 +144,9 @@ KMeansResult grow_k(par::Comm& comm, const RowMatrix& scores,
 // One step of the chain: the better (lower inertia) of the n_init k-means|| starts for k and the
 // chain's k - 1 solution grown by one centre; the chain then continues from it.
 KMeansResult chain_step(par::Comm& comm, const RowMatrix& scores,
-                        std::span<const std::uint64_t> user_ids, const KMeansOptions& options, int k,
-                        std::uint64_t seed, KMeansResult* chain, const RowMatrix& candidates) {
+                        std::span<const std::uint64_t> user_ids, const KMeansOptions& options,
+                        int k, std::uint64_t seed, KMeansResult* chain,
+                        const RowMatrix& candidates) {
   KMeansOptions o = options;
   o.k = k;
   KMeansResult best = kmeans(comm, scores, user_ids, o, seed);

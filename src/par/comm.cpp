@@ -101,7 +101,9 @@ std::vector<double> Comm::exact_sum(std::span<const double> local) {
   return exact_sum(acc);
 }
 
-std::vector<double> Comm::exact_sum(const ExactVector& local) { return exact_combine(local).values(); }
+std::vector<double> Comm::exact_sum(const ExactVector& local) {
+  return exact_combine(local).values();
+}
 
 ExactVector Comm::exact_combine(const ExactVector& local) {
   constexpr int L = ExactAccumulator::kLimbs;

@@ -16,8 +16,8 @@
 #include "ecom/core/context.hpp"
 #include "ecom/core/error.hpp"
 #include "ecom/core/signals.hpp"
-#include "ecom/io/event_store.hpp"
 #include "ecom/io/csv.hpp"
+#include "ecom/io/event_store.hpp"
 #include "ecom/io/h5.hpp"
 #include "ecom/ml/pca.hpp"
 #include "ecom/ml/propensity.hpp"
@@ -84,7 +84,7 @@ std::string ranking_json(const ml::RankingMetrics& m) {
      << ", \"map_at_10\": " << json_number(m.map_at_10)
      << ", \"ndcg_at_10\": " << json_number(m.ndcg_at_10) << ", \"auc\": " << json_number(m.auc)
      << ", \"coverage\": " << json_number(m.coverage) << ", \"k\": " << m.k
-     << ", \"users\": " << m.users << "}";
+     << ", \"users\": " << m.users << ", \"auc_users\": " << m.auc_users << "}";
   return os.str();
 }
 
@@ -106,86 +106,146 @@ void check_stop(Context& ctx, const std::string& step) {
 void add_model_options(CLI::App& app, ModelOptions& m) {
   const std::string g = "Model (analyze, run)";
   app.add_option("--seed", m.seed, "Seed of every random decision (counter-based)")
-      ->capture_default_str()->group(g);
-  app.add_option("--night-start-hour", m.features.night_start_hour, "Night starts at this hour (UTC + offset)")
-      ->capture_default_str()->group(g);
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--night-start-hour", m.features.night_start_hour,
+                 "Night starts at this hour (UTC + offset)")
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--night-end-hour", m.features.night_end_hour, "Night ends at this hour")
-      ->capture_default_str()->group(g);
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--utc-offset-minutes", m.features.utc_offset_minutes,
                  "Local time offset for night and weekend shares")
-      ->capture_default_str()->group(g);
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--log1p", m.log1p, "Features transformed by log1p before standardising")
-      ->capture_default_str()->group(g);
-  app.add_option("--pca-variance", m.pca_variance, "PCA keeps components up to this share of variance")
-      ->capture_default_str()->group(g);
-  app.add_option("--pca-components", m.pca_components, "If > 0, PCA keeps exactly this many components")
-      ->capture_default_str()->group(g);
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--pca-variance", m.pca_variance,
+                 "PCA keeps components up to this share of variance")
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--pca-components", m.pca_components,
+                 "If > 0, PCA keeps exactly this many components")
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--k", m.k, "Number of segments; 0 = chosen by the k rule over [k-min, k-max]")
-      ->capture_default_str()->group(g);
+      ->capture_default_str()
+      ->group(g);
   auto& s = m.selection;
   app.add_option("--k-min", s.k_min, "Smallest k tried")->capture_default_str()->group(g);
   app.add_option("--k-max", s.k_max, "Largest k tried")->capture_default_str()->group(g);
   app.add_option("--k-rule", s.rule.method, "Rule that picks k (see docs/SEGMENTS.md)")
-      ->capture_default_str()->group(g);
-  app.add_option("--min-stability", s.rule.min_stability, "Bootstrap ARI a k needs to count as stable")
-      ->capture_default_str()->group(g);
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--min-stability", s.rule.min_stability,
+                 "Bootstrap ARI a k needs to count as stable")
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--silhouette-tolerance", s.rule.silhouette_tolerance,
                  "Slack on the silhouette for the gap statistic's k")
-      ->capture_default_str()->group(g);
-  app.add_option("--silhouette-sample", s.silhouette_sample, "Expected users in the exact-silhouette sample")
-      ->capture_default_str()->group(g);
-  app.add_option("--gap-references", s.gap_references, "Reference data sets of the gap statistic (B)")
-      ->capture_default_str()->group(g);
-  app.add_option("--stability-resamples", s.stability_resamples, "Bootstrap subsamples for stability")
-      ->capture_default_str()->group(g);
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--silhouette-sample", s.silhouette_sample,
+                 "Expected users in the exact-silhouette sample")
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--gap-references", s.gap_references,
+                 "Reference data sets of the gap statistic (B)")
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--stability-resamples", s.stability_resamples,
+                 "Bootstrap subsamples for stability")
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--stability-fraction", s.stability_fraction, "Share of users in each subsample")
-      ->capture_default_str()->group(g);
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--kmeans-max-iter", s.kmeans.max_iter, "Lloyd iterations at most")
-      ->capture_default_str()->group(g);
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--kmeans-tol", s.kmeans.tol, "Stop when no centroid moves more than this")
-      ->capture_default_str()->group(g);
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--kmeans-init-rounds", s.kmeans.init_rounds, "k-means|| rounds")
-      ->capture_default_str()->group(g);
-  app.add_option("--kmeans-oversampling", s.kmeans.oversampling, "k-means|| candidates per round, times k")
-      ->capture_default_str()->group(g);
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--kmeans-oversampling", s.kmeans.oversampling,
+                 "k-means|| candidates per round, times k")
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--kmeans-n-init", s.kmeans.n_init, "Initialisations; the lowest inertia is kept")
-      ->capture_default_str()->group(g);
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--segment-rule", m.naming_rules,
                  "Ordered naming rules 'name: quantity op value [and ...]' (empty: the defaults)")
       ->group(g);
   app.add_flag("--recommend,!--no-recommend", m.recommend, "Train ALS and write recommendations")
-      ->capture_default_str()->group(g);
+      ->capture_default_str()
+      ->group(g);
   auto& r = m.recommender;
-  app.add_option("--weight-view", r.weights.view, "Interaction weight of a view")->capture_default_str()->group(g);
-  app.add_option("--weight-cart", r.weights.cart, "Interaction weight of a cart")->capture_default_str()->group(g);
-  app.add_option("--weight-remove", r.weights.remove_from_cart, "Interaction weight of a remove_from_cart")
-      ->capture_default_str()->group(g);
+  app.add_option("--weight-view", r.weights.view, "Interaction weight of a view")
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--weight-cart", r.weights.cart, "Interaction weight of a cart")
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--weight-remove", r.weights.remove_from_cart,
+                 "Interaction weight of a remove_from_cart")
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--weight-purchase", r.weights.purchase, "Interaction weight of a purchase")
-      ->capture_default_str()->group(g);
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--weight-cap", r.weights.cap, "Cap on the summed weights of a (user, product)")
-      ->capture_default_str()->group(g);
-  app.add_option("--als-factors", r.als.factors, "ALS latent factors")->capture_default_str()->group(g);
-  app.add_option("--als-regularization", r.als.regularization, "ALS lambda")->capture_default_str()->group(g);
-  app.add_option("--als-alpha", r.als.alpha, "Confidence c = 1 + alpha * r")->capture_default_str()->group(g);
-  app.add_option("--als-iterations", r.als.iterations, "ALS sweeps")->capture_default_str()->group(g);
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--als-factors", r.als.factors, "ALS latent factors")
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--als-regularization", r.als.regularization, "ALS lambda")
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--als-alpha", r.als.alpha, "Confidence c = 1 + alpha * r")
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--als-iterations", r.als.iterations, "ALS sweeps")
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--als-cg-steps", r.als.cg_steps, "Conjugate-gradient steps per solve")
-      ->capture_default_str()->group(g);
+      ->capture_default_str()
+      ->group(g);
   app.add_flag("--als-cholesky", r.als.cholesky, "Exact Cholesky solves instead of CG")
-      ->capture_default_str()->group(g);
+      ->capture_default_str()
+      ->group(g);
   app.add_option_function<std::string>(
-         "--als-precision", [&r](const std::string& v) { r.als.precision = ml::parse_factor_precision(v); },
+         "--als-precision",
+         [&r](const std::string& v) { r.als.precision = ml::parse_factor_precision(v); },
          "Factor precision: double (default, reproducible) or float")
       ->group(g);
-  app.add_option("--holdout-fraction", r.holdout.test_fraction, "Keyed share of interactions held out")
-      ->capture_default_str()->group(g);
+  app.add_option("--holdout-fraction", r.holdout.test_fraction,
+                 "Keyed share of interactions held out")
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--holdout-days", r.holdout.test_days, "If > 0, hold out the last days instead")
-      ->capture_default_str()->group(g);
-  app.add_flag("--evaluate,!--no-evaluate", r.evaluate, "Evaluate ALS and popularity on the holdout")
-      ->capture_default_str()->group(g);
+      ->capture_default_str()
+      ->group(g);
+  app.add_flag("--evaluate,!--no-evaluate", r.evaluate,
+               "Evaluate ALS and popularity on the holdout")
+      ->capture_default_str()
+      ->group(g);
   app.add_flag("--als-refit,!--no-als-refit", r.refit_on_all,
                "Recommend from ALS refitted on all pairs (default), not from the evaluated model")
-      ->capture_default_str()->group(g);
-  app.add_option("--top-n", r.recommend.top_n, "Recommendations per user")->capture_default_str()->group(g);
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--auc-users", r.evaluation.auc_users,
+                 "AUC over a keyed sample of about this many evaluated users (0: all)")
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--top-n", r.recommend.top_n, "Recommendations per user")
+      ->capture_default_str()
+      ->group(g);
   app.add_option_function<std::string>(
          "--exclude", [&r](const std::string& v) { r.recommend.exclude = ml::parse_exclusion(v); },
          "Products never recommended to a user: none, purchased (default) or interacted")
@@ -193,13 +253,19 @@ void add_model_options(CLI::App& app, ModelOptions& m) {
   auto& pr = m.propensity;
   app.add_option("--propensity-days", pr.label_days,
                  "Propensity label period: a purchase in the last D days of the window")
-      ->capture_default_str()->group(g);
-  app.add_option("--propensity-holdout", pr.holdout_fraction, "Keyed share of users held out for AUC and log-loss")
-      ->capture_default_str()->group(g);
-  app.add_option("--propensity-l2", pr.l2, "L2 penalty of the propensity model (scikit-learn C = 1/l2)")
-      ->capture_default_str()->group(g);
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--propensity-holdout", pr.holdout_fraction,
+                 "Keyed share of users held out for AUC and log-loss")
+      ->capture_default_str()
+      ->group(g);
+  app.add_option("--propensity-l2", pr.l2,
+                 "L2 penalty of the propensity model (scikit-learn C = 1/l2)")
+      ->capture_default_str()
+      ->group(g);
   app.add_option("--propensity-max-iter", pr.max_iter, "Newton iterations at most")
-      ->capture_default_str()->group(g);
+      ->capture_default_str()
+      ->group(g);
 }
 
 void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
@@ -213,7 +279,8 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   comm.bcast(run_time, 0);
   {
     std::string error;
-    if (!valid_run_time(run_time)) error = "--run-time '" + run_time + "' is not YYYY-MM-DDTHH:MM:SSZ";
+    if (!valid_run_time(run_time))
+      error = "--run-time '" + run_time + "' is not YYYY-MM-DDTHH:MM:SSZ";
     if (comm.rank() == 0 && error.empty()) {
       std::error_code ec;
       std::filesystem::create_directories(opts.out, ec);
@@ -236,7 +303,8 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   }
   const std::uint64_t n_events = comm.allreduce_sum<std::uint64_t>(events.size());
   log.info("analyze: ", human_count(static_cast<double>(n_events)), " events from ", opts.store);
-  if (n_events == 0) par::agree(comm, "the event store " + opts.store + " holds no events", ExitCode::input);
+  if (n_events == 0)
+    par::agree(comm, "the event store " + opts.store + " holds no events", ExitCode::input);
 
   // ---- features -------------------------------------------------------------------------
   comm.set_stage("analyze/features");
@@ -292,9 +360,12 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   ml::SelectionOptions sel = m.selection;
   if (m.k > 0) sel.k_min = sel.k_max = m.k;
   if (n_users < static_cast<std::uint64_t>(std::max(1, sel.k_min)))
-    par::agree(comm, "only " + std::to_string(n_users) + " users: fewer than k = " +
-                         std::to_string(sel.k_min), ExitCode::input);
-  sel.k_max = static_cast<int>(std::min<std::uint64_t>(static_cast<std::uint64_t>(sel.k_max), n_users));
+    par::agree(
+        comm,
+        "only " + std::to_string(n_users) + " users: fewer than k = " + std::to_string(sel.k_min),
+        ExitCode::input);
+  sel.k_max =
+      static_cast<int>(std::min<std::uint64_t>(static_cast<std::uint64_t>(sel.k_max), n_users));
   sel.progress = [&log](const std::string& line) { log.info(line); };
   ml::KSelection selection;
   {
@@ -329,23 +400,26 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
     ml::PropensityOptions po = m.propensity;
     po.seed = m.seed;
     features::FeatureScratch scratch;
-    const auto user_features = [&fctx, &scratch](std::span<const Event> user_events, std::uint32_t start,
-                                                  std::uint32_t end, std::span<double> row) {
+    const auto user_features = [&fctx, &scratch](std::span<const Event> user_events,
+                                                 std::uint32_t start, std::uint32_t end,
+                                                 std::span<double> row) {
       features::FeatureContext c = fctx;
       c.window_start = start;
       c.window_end = end;
       const auto f = features::compute_user_features(user_events, c, scratch);
       std::copy(f.begin(), f.end(), row.begin());
     };
-    propensity = ml::train_propensity(comm, events, fctx.window_start, fctx.window_end, names, m.log1p,
-                                      user_features, po, &propensity_holdout);
-    proba = propensity.trained ? propensity.predict(raw)
-                               : std::vector<double>(table.rows(), std::numeric_limits<double>::quiet_NaN());
+    propensity = ml::train_propensity(comm, events, fctx.window_start, fctx.window_end, names,
+                                      m.log1p, user_features, po, &propensity_holdout);
+    proba = propensity.trained
+                ? propensity.predict(raw)
+                : std::vector<double>(table.rows(), std::numeric_limits<double>::quiet_NaN());
   }
   if (propensity.trained)
-    log.info("propensity: AUC ", fixed(propensity.auc, 4), ", log-loss ", fixed(propensity.logloss, 4), " on ",
-             propensity.holdout_users, " holdout users (", propensity.holdout_positives, " buyers); trained on ",
-             propensity.train_users, " users (", propensity.train_positives, " buyers in the last ",
+    log.info("propensity: AUC ", fixed(propensity.auc, 4), ", log-loss ",
+             fixed(propensity.logloss, 4), " on ", propensity.holdout_users, " holdout users (",
+             propensity.holdout_positives, " buyers); trained on ", propensity.train_users,
+             " users (", propensity.train_positives, " buyers in the last ",
              m.propensity.label_days, " days), ", propensity.fit.iterations, " Newton iterations");
   else
     log.warn("propensity: not trained: ", propensity.skipped, "; proba left empty");
@@ -364,9 +438,10 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
     recs = ml::run_recommender(comm, events, rc, &log);
     if (rc.evaluate) {
       const auto& e = recs.evaluation;
-      log.info("holdout (", e.test_pairs, " pairs): precision@10 ALS ", fixed(e.als.precision_at_10, 4),
-               " vs popularity ", fixed(e.popularity.precision_at_10, 4), "; NDCG@10 ",
-               fixed(e.als.ndcg_at_10, 4), " vs ", fixed(e.popularity.ndcg_at_10, 4));
+      log.info("holdout (", e.test_pairs, " pairs): precision@10 ALS ",
+               fixed(e.als.precision_at_10, 4), " vs popularity ",
+               fixed(e.popularity.precision_at_10, 4), "; NDCG@10 ", fixed(e.als.ndcg_at_10, 4),
+               " vs ", fixed(e.popularity.ndcg_at_10, 4));
     }
   }
   check_stop(ctx, "recommend");
@@ -378,31 +453,18 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   const std::string dir = opts.out;
   {
     // customer_segments.csv, rows in pseudonym order (ranks hold contiguous ascending ranges).
-    std::string text;
-    text.reserve(table.rows() * 64);
-    for (std::size_t i = 0; i < table.rows(); ++i) {
-      const auto label = km.labels[i];
-      text += privacy::to_hex(table.users[i]);
-      text += ',';
-      text += std::to_string(label);
-      text += ',';
-      text += csv_quote(profiles.segments[static_cast<std::size_t>(label)].name);
-      text += ',';
-      text += fmt("%.6f", confidence[i]);
-      text += ',';
-      text += fmt("%.6f", proba[i]);
-      text += ',';
-      text += run_time;
-      text += '\n';
-    }
-    par::write_ordered(comm, dir + "/customer_segments.csv", text,
-                       "user_id,segment_id,segment_name,segment_confidence,proba,updated_at\n");
+    std::vector<std::string> segment_names;
+    for (const auto& seg : profiles.segments) segment_names.push_back(seg.name);
+    par::write_ordered(
+        comm, dir + "/customer_segments.csv",
+        customer_segment_rows(table.users, km.labels, segment_names, confidence, proba, run_time),
+        kCustomerSegmentsHeader);
   }
   write_small(comm, dir + "/segment_profiles.csv", ml::segment_profiles_csv(profiles));
   write_small(comm, dir + "/k_selection.csv", ml::k_selection_csv(selection.table));
   if (m.recommend) {
-    par::write_ordered(comm, dir + "/recommendations.csv", recommendation_rows(recs.recommendations),
-                       kRecommendationsHeader);
+    par::write_ordered(comm, dir + "/recommendations.csv",
+                       recommendation_rows(recs.recommendations), kRecommendationsHeader);
   }
 
   // ecom.h5: written under a temporary name, renamed when complete.
@@ -414,16 +476,19 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
     {
       auto users = root.create_group("users");
       h5::write_rows<std::uint64_t>(comm, users, "pseudonym", table.users);
-      h5::write_rows<double>(comm, users, "features", table.values, static_cast<std::size_t>(d), true);
+      h5::write_rows<double>(comm, users, "features", table.values, static_cast<std::size_t>(d),
+                             true);
       users.open_dataset("features").attrs().set("names", names);
-      h5::write_rows<double>(comm, users, "transformed",
-                             std::span<const double>(transformed.data(), static_cast<std::size_t>(transformed.size())),
-                             static_cast<std::size_t>(d), true);
+      h5::write_rows<double>(
+          comm, users, "transformed",
+          std::span<const double>(transformed.data(), static_cast<std::size_t>(transformed.size())),
+          static_cast<std::size_t>(d), true);
       users.open_dataset("transformed").attrs().set("names", names);
       const auto kept = static_cast<std::size_t>(std::max<Eigen::Index>(1, scores.cols()));
-      h5::write_rows<double>(comm, users, "pca_scores",
-                             std::span<const double>(scores.data(), static_cast<std::size_t>(scores.size())),
-                             kept, true);
+      h5::write_rows<double>(
+          comm, users, "pca_scores",
+          std::span<const double>(scores.data(), static_cast<std::size_t>(scores.size())), kept,
+          true);
       h5::write_rows<std::int32_t>(comm, users, "segment", km.labels);
       h5::write_rows<double>(comm, users, "confidence", confidence);
       h5::write_rows<double>(comm, users, "propensity", proba);
@@ -465,18 +530,27 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
       h5::write_replicated<std::uint8_t>(comm, sc, "constant", scaler.constant);
       sc.attrs().set("n", scaler.n);
       auto pg = model.create_group("pca");
-      h5::write_replicated<double>(comm, pg, "mean",
-                                   std::span<const double>(pca.mean.data(), static_cast<std::size_t>(pca.mean.size())));
-      h5::write_replicated<double>(comm, pg, "loadings",
-                                   std::span<const double>(pca.loadings.data(), static_cast<std::size_t>(pca.loadings.size())),
-                                   static_cast<std::size_t>(std::max(1, pca.kept())), true);
-      h5::write_replicated<double>(comm, pg, "eigenvalues",
-                                   std::span<const double>(pca.eigenvalues.data(), static_cast<std::size_t>(pca.eigenvalues.size())));
-      h5::write_replicated<double>(comm, pg, "explained_ratio",
-                                   std::span<const double>(pca.explained_ratio.data(), static_cast<std::size_t>(pca.explained_ratio.size())));
-      h5::write_replicated<double>(comm, model, "centroids",
-                                   std::span<const double>(km.centroids.data(), static_cast<std::size_t>(km.centroids.size())),
-                                   static_cast<std::size_t>(std::max<Eigen::Index>(1, km.centroids.cols())), true);
+      h5::write_replicated<double>(
+          comm, pg, "mean",
+          std::span<const double>(pca.mean.data(), static_cast<std::size_t>(pca.mean.size())));
+      h5::write_replicated<double>(
+          comm, pg, "loadings",
+          std::span<const double>(pca.loadings.data(),
+                                  static_cast<std::size_t>(pca.loadings.size())),
+          static_cast<std::size_t>(std::max(1, pca.kept())), true);
+      h5::write_replicated<double>(
+          comm, pg, "eigenvalues",
+          std::span<const double>(pca.eigenvalues.data(),
+                                  static_cast<std::size_t>(pca.eigenvalues.size())));
+      h5::write_replicated<double>(
+          comm, pg, "explained_ratio",
+          std::span<const double>(pca.explained_ratio.data(),
+                                  static_cast<std::size_t>(pca.explained_ratio.size())));
+      h5::write_replicated<double>(
+          comm, model, "centroids",
+          std::span<const double>(km.centroids.data(),
+                                  static_cast<std::size_t>(km.centroids.size())),
+          static_cast<std::size_t>(std::max<Eigen::Index>(1, km.centroids.cols())), true);
       model.attrs().set("inertia", km.inertia);
       model.attrs().set("k", k);
       model.attrs().set("window_start", static_cast<std::uint64_t>(fctx.window_start));
@@ -568,7 +642,8 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
       ev.attrs().set("test_pairs", e.test_pairs);
       ev.attrs().set("test_fraction", m.recommender.holdout.test_fraction);
       ev.attrs().set("test_days", m.recommender.holdout.test_days);
-      for (const auto& [name, mm] : {std::pair{"als", e.als}, std::pair{"popularity", e.popularity}}) {
+      for (const auto& [name, mm] :
+           {std::pair{"als", e.als}, std::pair{"popularity", e.popularity}}) {
         auto g = ev.create_group(name);
         g.attrs().set("precision_at_10", mm.precision_at_10);
         g.attrs().set("recall_at_10", mm.recall_at_10);
@@ -623,10 +698,10 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   const auto rss_per_rank = comm.allgather<std::uint64_t>(par::peak_rss_bytes());
   if (comm.rank() == 0) {
     std::ostringstream js;
-    js << "{\n  \"version\": \"" << ECOM_VERSION << "\",\n  \"git_revision\": \"" << ECOM_GIT_REVISION
-       << "\",\n  \"run_time\": \"" << run_time << "\",\n  \"ranks\": " << comm.size()
-       << ",\n  \"store\": \"" << json_escape(opts.store) << "\",\n  \"counts\": {\"events\": " << n_events
-       << ", \"users\": " << n_users;
+    js << "{\n  \"version\": \"" << ECOM_VERSION << "\",\n  \"git_revision\": \""
+       << ECOM_GIT_REVISION << "\",\n  \"run_time\": \"" << run_time
+       << "\",\n  \"ranks\": " << comm.size() << ",\n  \"store\": \"" << json_escape(opts.store)
+       << "\",\n  \"counts\": {\"events\": " << n_events << ", \"users\": " << n_users;
     std::uint64_t rows_read = 0, rows_kept = 0, dups = 0;
     std::map<std::string, std::uint64_t> rejects;
     for (const auto& f : manifest) {
@@ -636,19 +711,22 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
       for (const auto& [reason, c] : f.rejects) rejects[reason] += c;
     }
     js << ", \"rows_read\": " << rows_read << ", \"rows_kept\": " << rows_kept
-       << ", \"duplicates\": " << dups << ", \"files\": " << manifest.size() << "},\n  \"rejects\": {";
+       << ", \"duplicates\": " << dups << ", \"files\": " << manifest.size()
+       << "},\n  \"rejects\": {";
     bool first = true;
     for (const auto& [reason, c] : rejects) {
       js << (first ? "" : ", ") << "\"" << reason << "\": " << c;
       first = false;
     }
     js << "},\n  \"pca\": {\"components\": " << pca.kept() << ", \"explained\": [";
-    for (int c = 0; c < pca.kept(); ++c) js << (c ? ", " : "") << json_number(pca.explained_ratio[c]);
-    js << "]},\n  \"segments\": {\"k\": " << k << ", \"reason\": \"" << json_escape(selection.choice.reason)
-       << "\", \"gap_k\": " << selection.choice.gap_k << ", \"silhouette_k\": " << selection.choice.silhouette_k
+    for (int c = 0; c < pca.kept(); ++c)
+      js << (c ? ", " : "") << json_number(pca.explained_ratio[c]);
+    js << "]},\n  \"segments\": {\"k\": " << k << ", \"reason\": \""
+       << json_escape(selection.choice.reason) << "\", \"gap_k\": " << selection.choice.gap_k
+       << ", \"silhouette_k\": " << selection.choice.silhouette_k
        << ", \"inertia\": " << json_number(km.inertia) << ", \"iterations\": " << km.iterations
-       << ", \"converged\": " << (km.converged ? "true" : "false") << ", \"reseeded\": " << km.reseeded
-       << ", \"candidates\": " << km.candidates;
+       << ", \"converged\": " << (km.converged ? "true" : "false")
+       << ", \"reseeded\": " << km.reseeded << ", \"candidates\": " << km.candidates;
     for (const auto& row : selection.table)
       if (row.k == k)
         js << ", \"silhouette\": " << json_number(row.silhouette)
@@ -662,34 +740,45 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
       js << (s ? ", " : "") << "\"" << json_escape(profiles.segments[s].name) << "\"";
     js << "]}";
     js << ",\n  \"propensity\": {\"auc\": " << json_number(propensity.auc)
-       << ", \"logloss\": " << json_number(propensity.logloss) << ", \"train_auc\": " << json_number(propensity.train_auc)
-       << ", \"label_days\": " << m.propensity.label_days << ", \"cutoff\": \"" << io::format_time(propensity.cutoff)
-       << "\", \"train_users\": " << propensity.train_users << ", \"train_positives\": " << propensity.train_positives
+       << ", \"logloss\": " << json_number(propensity.logloss)
+       << ", \"train_auc\": " << json_number(propensity.train_auc)
+       << ", \"label_days\": " << m.propensity.label_days << ", \"cutoff\": \""
+       << io::format_time(propensity.cutoff) << "\", \"train_users\": " << propensity.train_users
+       << ", \"train_positives\": " << propensity.train_positives
        << ", \"holdout_users\": " << propensity.holdout_users
-       << ", \"holdout_positives\": " << propensity.holdout_positives << ", \"iterations\": " << propensity.fit.iterations
-       << ", \"converged\": " << (propensity.fit.converged ? "true" : "false") << ", \"skipped\": \""
-       << json_escape(propensity.skipped) << "\"}";
-    js << ",\n  \"config\": \"" << json_escape(ctx.config_text) << "\"";  // for the warehouse's runs table
+       << ", \"holdout_positives\": " << propensity.holdout_positives
+       << ", \"iterations\": " << propensity.fit.iterations
+       << ", \"converged\": " << (propensity.fit.converged ? "true" : "false")
+       << ", \"skipped\": \"" << json_escape(propensity.skipped) << "\"}";
+    js << ",\n  \"config\": \"" << json_escape(ctx.config_text)
+       << "\"";  // for the warehouse's runs table
     if (m.recommend) {
       const auto& e = recs.evaluation;
-      js << ",\n  \"als\": " << ranking_json(e.als) << ",\n  \"popularity\": " << ranking_json(e.popularity)
-         << ",\n  \"holdout_pairs\": " << e.test_pairs << ",\n  \"recommendations\": {\"als\": "
-         << recs.topn.users[0] << ", \"category_popular\": " << recs.topn.users[1]
-         << ", \"popular\": " << recs.topn.users[2] << ", \"coverage\": " << json_number(recs.topn.coverage)
-         << "}";
+      js << ",\n  \"als\": " << ranking_json(e.als)
+         << ",\n  \"popularity\": " << ranking_json(e.popularity)
+         << ",\n  \"holdout_pairs\": " << e.test_pairs
+         << ",\n  \"recommendations\": {\"als\": " << recs.topn.users[0]
+         << ", \"category_popular\": " << recs.topn.users[1]
+         << ", \"popular\": " << recs.topn.users[2]
+         << ", \"coverage\": " << json_number(recs.topn.coverage) << "}";
     }
-    js << ",\n  \"peak_rss_bytes\": {\"min\": " << json_number(rss.min) << ", \"max\": " << json_number(rss.max)
-       << ", \"total\": " << json_number(rss.total) << "},\n  \"peak_rss_bytes_per_rank\": [";
+    js << ",\n  \"peak_rss_bytes\": {\"min\": " << json_number(rss.min)
+       << ", \"max\": " << json_number(rss.max) << ", \"total\": " << json_number(rss.total)
+       << "},\n  \"peak_rss_bytes_per_rank\": [";
     for (std::size_t r = 0; r < rss_per_rank.size(); ++r) js << (r ? ", " : "") << rss_per_rank[r];
-    js << "],\n  \"products\": " << (m.recommend ? recs.catalogue.size() : 0) << ",\n  \"traffic_bytes\": [";
+    js << "],\n  \"products\": " << (m.recommend ? recs.catalogue.size() : 0)
+       << ",\n  \"traffic_bytes\": [";
     for (std::size_t i = 0; i < traffic.size(); ++i)
       js << (i ? "," : "") << "\n    {\"stage\": \"" << json_escape(traffic[i].stage)
-         << "\", \"sent_total\": " << traffic[i].sent_total << ", \"received_total\": " << traffic[i].received_total
-         << ", \"sent_max\": " << traffic[i].sent_max << ", \"received_max\": " << traffic[i].received_max << "}";
+         << "\", \"sent_total\": " << traffic[i].sent_total
+         << ", \"received_total\": " << traffic[i].received_total
+         << ", \"sent_max\": " << traffic[i].sent_max
+         << ", \"received_max\": " << traffic[i].received_max << "}";
     js << "\n  ],\n  \"stages\": [";
     for (std::size_t i = 0; i < stages.size(); ++i)
-      js << (i ? "," : "") << "\n    {\"stage\": \"" << json_escape(stages[i].path) << "\", \"min\": "
-         << json_number(stages[i].min) << ", \"avg\": " << json_number(stages[i].avg)
+      js << (i ? "," : "") << "\n    {\"stage\": \"" << json_escape(stages[i].path)
+         << "\", \"min\": " << json_number(stages[i].min)
+         << ", \"avg\": " << json_number(stages[i].avg)
          << ", \"max\": " << json_number(stages[i].max) << "}";
     js << "\n  ]\n}\n";
     const std::string tmp = dir + "/run.json.tmp";
@@ -701,7 +790,8 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
     }
   }
   par::log_stage_stats(log, stages);
-  log.info("analyze: wrote ", dir, "/{ecom.h5,customer_segments.csv,segment_profiles.csv,k_selection.csv",
+  log.info("analyze: wrote ", dir,
+           "/{ecom.h5,customer_segments.csv,segment_profiles.csv,k_selection.csv",
            m.recommend ? ",recommendations.csv" : "", ",run.json}");
 }
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -21,6 +22,7 @@
 #include "ecom/ml/interactions.hpp"
 #include "ecom/ml/kmeans.hpp"
 #include "ecom/ml/pca.hpp"
+#include "ecom/ml/propensity.hpp"
 #include "ecom/ml/recommend.hpp"
 #include "ecom/ml/segments.hpp"
 #include "ecom/ml/transform.hpp"
@@ -45,7 +47,8 @@ struct SavedModel {
   ml::Pca pca;
   ml::RowMatrix centroids;
   std::vector<std::string> segment_names;
-  double sigma2 = 1;  // pooled within-segment variance, for the confidence
+  ml::PropensityModel propensity;  // trained false: proba left empty
+  double sigma2 = 1;               // pooled within-segment variance, for the confidence
   std::uint32_t window_start = 0, window_end = 0;
   // Recommendations (has_als false when the run had --no-recommend).
   bool has_als = false;
@@ -118,6 +121,19 @@ SavedModel read_model(par::Comm& comm, const std::string& path) {
     const std::uint64_t n_users = root.open_dataset("users/pseudonym").rows();
     m.sigma2 = ml::pooled_variance(ma.get<double>("inertia"), n_users, kept);
 
+    if (root.exists("propensity/coef") &&
+        root.open_group("propensity").attrs().get<std::int32_t>("trained") != 0) {
+      auto& p = m.propensity;
+      p.trained = true;
+      p.fit.coef = h5::read_all<double>(root, "propensity/coef");
+      p.scaler.names = h5::read_strings(root, "propensity/names");
+      p.scaler.log1p = h5::read_all<std::uint8_t>(root, "propensity/scaler_log1p");
+      p.scaler.mean = h5::read_all<double>(root, "propensity/scaler_mean");
+      p.scaler.scale = h5::read_all<double>(root, "propensity/scaler_scale");
+      p.scaler.constant.assign(p.scaler.names.size(), 0);
+      if (p.scaler.names != m.scaler.names || p.fit.coef.size() != p.scaler.names.size() + 1)
+        problem = path + ": /propensity does not match the model's features";
+    }
     m.has_als = root.exists("als/item_factors");
     if (m.has_als) {
       const auto als = root.open_group("als");
@@ -253,7 +269,7 @@ ScoreSummary run_score(Context& ctx, const ScoreOptions& opts) {
   comm.set_stage("score/segments");
   features::FeatureTable table;
   std::vector<std::int32_t> labels;
-  std::vector<double> confidence;
+  std::vector<double> confidence, proba;
   {
     ScopedTimer t(ctx.timers, "segments");
     features::FeatureContext fctx;
@@ -271,6 +287,9 @@ ScoreSummary run_score(Context& ctx, const ScoreOptions& opts) {
       ml::nearest_centroids(scores, 0, table.rows(), model.centroids, 256, labels.data(),
                             gd2.data());
     confidence = ml::segment_confidence(scores, model.centroids, labels, model.sigma2);
+    proba = model.propensity.trained
+                ? model.propensity.predict(raw)
+                : std::vector<double>(table.rows(), std::numeric_limits<double>::quiet_NaN());
   }
 
   // ---- recommendations --------------------------------------------------------------------
@@ -297,23 +316,10 @@ ScoreSummary run_score(Context& ctx, const ScoreOptions& opts) {
   comm.set_stage("score/write");
   {
     ScopedTimer t(ctx.timers, "write");
-    std::string text;
-    text.reserve(table.rows() * 64);
-    for (std::size_t i = 0; i < table.rows(); ++i) {
-      const auto label = static_cast<std::size_t>(labels[i]);
-      text += privacy::to_hex(table.users[i]);
-      text += ',';
-      text += std::to_string(label);
-      text += ',';
-      text += csv_quote(model.segment_names[label]);
-      text += ',';
-      text += fmt("%.6f", confidence[i]);
-      text += ',';
-      text += run_time;
-      text += '\n';
-    }
-    par::write_ordered(comm, opts.out + "/customer_segments.csv", text,
-                       "user_id,segment_id,segment_name,segment_confidence,updated_at\n");
+    par::write_ordered(comm, opts.out + "/customer_segments.csv",
+                       customer_segment_rows(table.users, labels, model.segment_names, confidence,
+                                             proba, run_time),
+                       kCustomerSegmentsHeader);
     if (model.has_als)
       par::write_ordered(comm, opts.out + "/recommendations.csv", recommendation_rows(recs),
                          kRecommendationsHeader);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "ecom/core/error.hpp"
 #include "ecom/privacy/pseudonym.hpp"
 
 namespace ecom::pipeline {
@@ -22,6 +23,35 @@ std::string csv_quote(const std::string& s) {
     out += c;
   }
   return out + "\"";
+}
+
+std::string customer_segment_rows(std::span<const std::uint64_t> users,
+                                  std::span<const std::int32_t> segments,
+                                  const std::vector<std::string>& segment_names,
+                                  std::span<const double> confidence, std::span<const double> proba,
+                                  const std::string& updated_at) {
+  if (segments.size() != users.size() || confidence.size() != users.size() ||
+      proba.size() != users.size())
+    throw Error("customer_segment_rows: columns of different lengths");
+  std::string text;
+  text.reserve(users.size() * 72);
+  for (std::size_t i = 0; i < users.size(); ++i) {
+    const auto segment = static_cast<std::size_t>(segments[i]);
+    if (segment >= segment_names.size()) throw Error("customer_segment_rows: segment out of range");
+    text += privacy::to_hex(users[i]);
+    text += ',';
+    text += std::to_string(segment);
+    text += ',';
+    text += csv_quote(segment_names[segment]);
+    text += ',';
+    text += fmt("%.6f", confidence[i]);
+    text += ',';
+    text += fmt("%.6f", proba[i]);
+    text += ',';
+    text += updated_at;
+    text += '\n';
+  }
+  return text;
 }
 
 std::string recommendation_rows(std::span<const ml::Recommendation> recs) {

@@ -410,10 +410,13 @@ def same_segments(rundir, outdir):
         o = run.get(r["user_id"])
         if o is None:
             fail(f"{r['user_id']} is not a user of the run")
-        for col in ("segment_id", "segment_name", "segment_confidence"):
+        for col in ("segment_id", "segment_name", "segment_confidence", "proba"):
             if r[col] != o[col]:
                 fail(f"{r['user_id']}: {col} {r[col]} from score vs {o[col]} in the run")
-    print(f"segments ok: {len(sc)} users re-scored from their training events keep their segment")
+    if list(sc[0].keys()) != list(next(iter(run.values())).keys()):
+        fail("score's customer_segments.csv columns differ from the run's")
+    print(f"segments ok: {len(sc)} users re-scored from their training events keep their segment, "
+          "confidence and proba")
 
 
 def main():

@@ -8,7 +8,8 @@
 #     one malformed row (quarantined): the numpy fold-in again, and byte-identical outputs for
 #     np 1 and np 3;
 #  3. --no-history: only the new events count;
-#  4. a missing model: one line, usage exit code.
+#  4. a batch without a valid row: header-only outputs;
+#  5. a missing model: one line, usage exit code.
 source "$(dirname "$0")/lib.sh"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 CHECK="$HERE/check_recommend.py"
@@ -76,7 +77,17 @@ mpi 2 score --model "$WORK/run" --input "$WORK/new2.csv" --out "$WORK/s3" --key-
 $PY "$CHECK" score "$WORK/run" "$key" "$WORK/s3" "$WORK/new2.csv" -- || fail "--no-history fold-in differs from numpy"
 ok "--no-history uses the new events only"
 
-# 4. a missing model
+# 4. a batch whose only row is malformed: header-only outputs, the row quarantined
+{ head -1 "$csv"; echo "2019-11-02 12:00:00 UTC,view,1,2,,,oops,880000003,s"; } > "$WORK/new3.csv"
+mpi 2 score --model "$WORK/run" --input "$WORK/new3.csv" --out "$WORK/s5" --key-file "$key" --run-time $T \
+  --no-progress --log-level warn
+[[ $(cat "$WORK/s5/customer_segments.csv") == "$(head -1 "$WORK/run/customer_segments.csv")" ]] \
+  || fail "no valid rows: customer_segments.csv is not header-only"
+[[ $(wc -l < "$WORK/s5/recommendations.csv") -eq 1 && $(grep -c bad_price "$WORK/s5/quarantine.csv") -eq 1 ]] \
+  || fail "no valid rows: recommendations.csv not header-only or the row not quarantined"
+ok "a batch without valid rows: header-only outputs"
+
+# 5. a missing model
 set +e
 err=$(mpi 2 score --model "$WORK/nothing" --input "$WORK/new2.csv" --out "$WORK/s4" --key-file "$key" 2>&1); rc=$?
 set -e

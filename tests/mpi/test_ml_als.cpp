@@ -393,6 +393,7 @@ void check_against_serial(const DataSpec& spec, AlsConfig cfg, int top_n, double
   const Evaluation ev = evaluate_holdout(comm, model, cat, pairs, ec);
   double sums[2][5] = {{0}}, users_n = 0, auc_n[2] = {0, 0};
   std::set<std::uint64_t> covered[2];
+  std::vector<std::pair<std::uint64_t, double>> user_auc[2];  // (user, AUC) for the sample check
   for (std::size_t u = 0; u < ref.users.size(); ++u) {
     std::set<std::uint64_t> train, test;
     for (const auto& it : all_pairs)
@@ -430,6 +431,7 @@ void check_against_serial(const DataSpec& spec, AlsConfig cfg, int top_n, double
       if (!neg.empty()) {
         sums[rec][4] += auc_from_scores(pos, neg);
         auc_n[rec] += 1;
+        user_auc[rec].push_back({ref.users[u], auc_from_scores(pos, neg)});
       }
     }
   }
@@ -444,6 +446,33 @@ void check_against_serial(const DataSpec& spec, AlsConfig cfg, int top_n, double
     EXPECT_NEAR(got[rec]->auc, auc_n[rec] > 0 ? sums[rec][4] / auc_n[rec] : 0.0, 1e-12);
     EXPECT_NEAR(got[rec]->coverage,
                 static_cast<double>(covered[rec].size()) / static_cast<double>(cat.size()), 1e-15);
+  }
+
+  // 4. AUC over a keyed sample of about a third of the users (the other figures unchanged):
+  //    user u is in iff uniform(seed, split, u, 2^32 - 1) < auc_users / evaluated users.
+  EvaluationConfig sc = ec;
+  sc.auc_users = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(users_n) / 3);
+  sc.seed = 77;
+  const Evaluation sampled = evaluate_holdout(comm, model, cat, pairs, sc);
+  const double share = users_n > static_cast<double>(sc.auc_users)
+                           ? static_cast<double>(sc.auc_users) / users_n
+                           : 1.0;
+  const RankingMetrics* got_s[2] = {&sampled.als, &sampled.popularity};
+  for (int rec = 0; rec < 2; ++rec) {
+    double sum = 0, n = 0;
+    for (const auto& [user, auc] : user_auc[rec])
+      if (par::uniform(sc.seed, par::Purpose::split, user, 0xffffffffU) < share) {
+        sum += auc;
+        n += 1;
+      }
+    EXPECT_EQ(static_cast<double>(got_s[rec]->auc_users), n);
+    EXPECT_NEAR(got_s[rec]->auc, n > 0 ? sum / n : 0.0, 1e-12);
+    EXPECT_EQ(got_s[rec]->precision_at_10, got[rec]->precision_at_10);
+    EXPECT_EQ(got_s[rec]->ndcg_at_10, got[rec]->ndcg_at_10);
+    EXPECT_EQ(got_s[rec]->coverage, got[rec]->coverage);
+  }
+  if (users_n >= 30) {
+    EXPECT_LT(static_cast<double>(sampled.als.auc_users), users_n);
   }
 }
 

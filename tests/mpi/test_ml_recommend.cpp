@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <vector>
 
@@ -142,4 +143,88 @@ TEST(Recommender, TimeHoldoutUsesTheLastDays) {
   EXPECT_GT(comm.allreduce_sum<std::uint64_t>(static_cast<std::uint64_t>(
                 std::count_if(pairs.begin(), pairs.end(), [](auto& p) { return p.is_test; }))),
             0U);
+}
+
+TEST(Recommender, PrunedTopNMatchesBruteForceOnALargeCatalogue) {
+  // 3000 products in several scoring blocks, factor norms spread over two orders of magnitude
+  // (the pruned scan skips the small ones), duplicated rows (exact ties, broken by product id),
+  // purchases excluded; double and float factors. recommend_top_n without stats is local.
+  auto comm = par::Comm::world();
+  const int k = 12, n_items = 3000, n_users = 70, top = 10;
+  Catalogue cat;
+  cat.factors = k;
+  par::Stream rng(21, par::Purpose::test, 7);
+  for (int i = 0; i < n_items; ++i) {
+    cat.products.push_back(5000 + 7 * static_cast<std::uint64_t>(i));
+    cat.category.push_back(1);
+    cat.popularity.push_back(0);
+    const double scale = std::exp(-4.0 * rng.uniform());
+    for (int j = 0; j < k; ++j) {
+      const double v = i % 97 == 5 ? cat.item_factors[static_cast<std::size_t>((i - 1) * k + j)]
+                                   : rng.normal() * scale;
+      cat.item_factors.push_back(v);
+    }
+  }
+  AlsModel model;
+  model.factors = k;
+  std::vector<Interaction> pairs;
+  for (int u = 0; u < n_users; ++u) {
+    model.users.push_back(1000 + static_cast<std::uint64_t>(u));
+    model.user_train_count.push_back(1);
+    for (int j = 0; j < k; ++j) model.user_factors.push_back(rng.normal());
+    for (int e = 0; e < 3; ++e) {  // three purchases (excluded)
+      Interaction it;
+      it.user = model.users.back();
+      it.product = cat.products[static_cast<std::size_t>(rng.index(n_items))];
+      it.strength = 5;
+      it.types = 1U << static_cast<int>(EventType::purchase);
+      pairs.push_back(it);
+    }
+  }
+  std::sort(pairs.begin(), pairs.end(), [](const Interaction& a, const Interaction& b) {
+    return a.user != b.user ? a.user < b.user : a.product < b.product;
+  });
+  pairs.erase(std::unique(pairs.begin(), pairs.end(),
+                          [](const Interaction& a, const Interaction& b) {
+                            return a.user == b.user && a.product == b.product;
+                          }),
+              pairs.end());
+  for (auto precision : {FactorPrecision::float64, FactorPrecision::float32}) {
+    model.precision = precision;
+    RecommendConfig rc;
+    rc.top_n = top;
+    rc.user_block = 16;
+    const auto recs = recommend_top_n(comm, model, cat, pairs, rc);
+    ASSERT_EQ(recs.size(), static_cast<std::size_t>(n_users * top));
+    for (int u = 0; u < n_users; ++u) {
+      std::vector<std::pair<double, std::uint64_t>> all;
+      for (int i = 0; i < n_items; ++i) {
+        const std::uint64_t p = cat.products[static_cast<std::size_t>(i)];
+        bool bought = false;
+        for (const auto& it : pairs)
+          bought |= it.user == model.users[static_cast<std::size_t>(u)] && it.product == p;
+        if (bought) continue;
+        const double* x = &model.user_factors[static_cast<std::size_t>(u * k)];
+        const double* y = &cat.item_factors[static_cast<std::size_t>(i * k)];
+        double s;
+        if (precision == FactorPrecision::float64) {
+          s = als_score(k, x, y);
+        } else {
+          std::vector<float> xf(x, x + k), yf(y, y + k);
+          s = static_cast<double>(als_score(k, xf.data(), yf.data()));
+        }
+        all.push_back({s, p});
+      }
+      std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first > b.first : a.second < b.second;
+      });
+      for (int r = 0; r < top; ++r) {
+        const auto& got = recs[static_cast<std::size_t>(u * top + r)];
+        ASSERT_EQ(got.product, all[static_cast<std::size_t>(r)].second)
+            << "user " << u << " rank " << r + 1
+            << (precision == FactorPrecision::float32 ? " float" : " double");
+        ASSERT_EQ(got.score, all[static_cast<std::size_t>(r)].first);
+      }
+    }
+  }
 }

@@ -17,7 +17,7 @@ struct RankingMetrics {
   double coverage = 0;
   int k = 10;
   std::uint64_t users = 0;      // users evaluated (>= 1 test item, >= 1 training item)
-  std::uint64_t auc_users = 0;  // of those, users with >= 1 negative item
+  std::uint64_t auc_users = 0;  // of those, users in the AUC sample with >= 1 negative item
 };
 
 // Per-user values at cut-off k.

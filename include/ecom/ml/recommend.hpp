@@ -83,7 +83,11 @@ std::vector<Recommendation> recommend_top_n(par::Comm& comm, const AlsModel& mod
 
 struct EvaluationConfig {
   int k = 10;
-  bool auc = true;  // AUC needs every item's score for every evaluated user
+  bool auc = true;  // AUC needs every item's score for each user it is computed over
+  // AUC over a keyed sample of about this many evaluated users (all when fewer; 0: all):
+  // user u is in iff uniform(seed, split, u, 2^32-1) < auc_users / evaluated users.
+  std::uint64_t auc_users = 20000;
+  std::uint64_t seed = 42;  // run_recommender sets it to the holdout's seed
   int user_block = 64;
 };
 

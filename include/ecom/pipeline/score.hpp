@@ -10,7 +10,8 @@
 //    once, so scoring events the store already holds changes nothing.
 // 3. Features over the model's window (RUNDIR/ecom.h5 /model attributes window_start and
 //    window_end, widened to include the events scored), then the saved transform, scaler and PCA,
-//    nearest saved centroid (ties to the lower segment) and the run's segment confidence.
+//    nearest saved centroid (ties to the lower segment) and the run's segment confidence; the
+//    purchase propensity (proba) from the saved /propensity model (empty if it was not trained).
 // 4. Recommendations: interactions with the model's weights, the user's ALS row folded in with
 //    the item factors fixed (ml::fold_in_users), top-N with the model's exclusion rule and the
 //    fallbacks (category_popular, popular) of `ecom analyze`.
