@@ -2,12 +2,15 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "ecom/core/error.hpp"
 #include "ecom/par/comm.hpp"
@@ -95,6 +98,47 @@ TEST(Comm, ChunkedAllToAllManyRoundsWithSilentRanks) {
   EXPECT_GT(comm.traffic().at("other").sent + comm.traffic().at("other").received, 0u);
 }
 
+namespace {
+std::uint64_t double_bits(double x) {
+  std::uint64_t b = 0;
+  std::memcpy(&b, &x, sizeof b);
+  return b;
+}
+
+// Correctly rounded sum of finite doubles by Shewchuk's non-overlapping partials with the
+// half-way correction of Python's math.fsum (msum): independent of par::ExactAccumulator.
+double shewchuk_sum(const std::vector<double>& xs) {
+  std::vector<double> p;
+  for (double x : xs) {
+    std::size_t i = 0;
+    for (std::size_t j = 0; j < p.size(); ++j) {
+      double y = p[j];
+      if (std::fabs(x) < std::fabs(y)) std::swap(x, y);
+      const double hi = x + y;
+      const double lo = y - (hi - x);
+      if (lo != 0) p[i++] = lo;
+      x = hi;
+    }
+    p.resize(i);
+    p.push_back(x);
+  }
+  if (p.empty()) return 0;
+  std::size_t k = p.size();
+  double hi = p[--k], lo = 0;
+  while (k > 0) {
+    const double x = hi, y = p[--k];
+    hi = x + y;
+    lo = y - (hi - x);
+    if (lo != 0) break;
+  }
+  if (k > 0 && ((lo < 0 && p[k - 1] < 0) || (lo > 0 && p[k - 1] > 0))) {
+    const double y = lo * 2, x = hi + y;
+    if (y == x - hi) hi = x;
+  }
+  return hi;
+}
+}  // namespace
+
 TEST(Comm, ExactSumIsBitIdenticalForAnyRankCount) {
   auto comm = Comm::world();
   // 10007 terms of mixed sign and magnitude, dealt to ranks round-robin: the sum must not
@@ -122,11 +166,15 @@ TEST(Comm, ExactSumIsBitIdenticalForAnyRankCount) {
   const auto s2 = comm.exact_sum(std::span<const double>(one));
   EXPECT_EQ(s2[0], 1e16 * comm.size());
   EXPECT_EQ(s2[1], comm.size() * (comm.size() + 1) / 2.0);
-  // A hard-coded bit pattern known from np=1: the serial reference above already ties it.
-  std::uint64_t bits = 0;
-  std::memcpy(&bits, &sums[0], 8);
-  const auto all_bits = comm.allgather(bits);
-  for (auto b : all_bits) EXPECT_EQ(b, bits);
+  // Bits against an independent algorithm (Shewchuk's partials, as Python's math.fsum: the
+  // correctly rounded sum), computed serially on every rank; and the same bits on every rank.
+  std::vector<double> terms(n);
+  double naive = 0;
+  for (int i = 0; i < n; ++i) naive += terms[static_cast<std::size_t>(i)] = term(i);
+  const double reference = shewchuk_sum(terms);
+  ASSERT_NE(naive, reference) << "the terms must be ones a plain sum gets wrong";
+  EXPECT_EQ(double_bits(sums[0]), double_bits(reference));
+  for (auto b : comm.allgather(double_bits(sums[0]))) EXPECT_EQ(b, double_bits(reference));
 }
 
 TEST(Comm, VShardOwnershipWhenRanksDoNotDivideShards) {
@@ -164,11 +212,42 @@ TEST(File, OrderedWriteConcatenatesInRankOrder) {
 
 TEST(Stats, TimersAndTrafficReduce) {
   auto comm = Comm::world();
+  const int p = comm.size();
   Timers t;
-  { ScopedTimer s(t, "stage"); }
+  {
+    // Rank r spends at least (r + 1) * 5 ms in "stage": a known lower bound per rank.
+    ScopedTimer s(t, "stage");
+    { ScopedTimer inner(t, "inner"); }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 * (comm.rank() + 1)));
+  }
+  t.add_items("stage", static_cast<std::uint64_t>(comm.rank()) + 1, "things");
+  if (comm.rank() > 0) {
+    ScopedTimer s(t, "not-on-rank-0");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   const auto stats = reduce_timers(comm, t);
-  ASSERT_EQ(stats.size(), 1u);
-  EXPECT_LE(stats[0].min, stats[0].max);
+  // Rank 0's order, then the names only other ranks have (absent: 0 s).
+  ASSERT_EQ(stats.size(), p > 1 ? 3u : 2u);
+  EXPECT_EQ(stats[0].path, "stage");
+  EXPECT_EQ(stats[1].path, "stage/inner");
+  // Against min/avg/max computed here from every rank's own reading.
+  const auto each = comm.allgather(t.seconds("stage"));
+  const double lo = *std::min_element(each.begin(), each.end());
+  const double hi = *std::max_element(each.begin(), each.end());
+  const double avg = std::accumulate(each.begin(), each.end(), 0.0) / p;
+  EXPECT_EQ(stats[0].min, lo);
+  EXPECT_EQ(stats[0].max, hi);
+  EXPECT_NEAR(stats[0].avg, avg, 1e-12 * avg);
+  EXPECT_NEAR(stats[0].imbalance, hi / avg - 1, 1e-9);
+  EXPECT_GE(stats[0].min, 0.005);
+  EXPECT_GE(stats[0].max, 0.005 * p);
+  EXPECT_EQ(stats[0].items, static_cast<std::uint64_t>(p) * (p + 1) / 2);
+  EXPECT_EQ(stats[0].unit, "things");
+  if (p > 1) {
+    EXPECT_EQ(stats[2].path, "not-on-rank-0");
+    EXPECT_EQ(stats[2].min, 0.0);
+    EXPECT_GT(stats[2].max, 0.0);
+  }
   comm.set_stage("test-stage");
   (void)comm.allreduce_sum(1);
   comm.set_stage("other");
