@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Independent checks of `ecom analyze` outputs with numpy, h5py and scikit-learn.
 
-usage: check_analyze.py RUN_DIR... RUN_TIME
+usage: check_analyze.py [--seed S --silhouette-sample N] RUN_DIR... RUN_TIME
 
 The first run directory is checked in depth; the others (the same job with other rank counts)
 must have the same root attributes in ecom.h5 except `ranks` and the stage timings.
@@ -14,8 +14,15 @@ must have the same root attributes in ecom.h5 except `ranks` and the stage timin
 - k-means: centroids are the means of their users' scores, every user is at its nearest
   centroid, the inertia equals the sum of squared distances;
 - k_selection.csv: the chosen k's row has this inertia, scikit-learn's silhouette_score on the
-  pca_scores (the silhouette sample being every user) and the simplified silhouette;
-- segment_profiles.csv: users and shares per segment;
+  pca_scores of the silhouette sample and the simplified silhouette. Without --silhouette-sample
+  the sample must be every user; with it (and the run's --seed S), the sample is selected here
+  by the documented keyed rule, uniform(S, silhouette_sample, pseudonym, 0) < N / users, with a
+  Python Philox4x32-10 (checked against the Random123 known-answer vector), and must be a
+  proper subset; run.json's silhouette_sample must be its size;
+- segment_profiles.csv: users, shares, revenue (the sum of `monetary` over the segment's users),
+  revenue share and the mean of every feature of /users/features per segment (the features
+  themselves are checked against the raw files by check_features.py, and the profiles by
+  check_profiles.py);
 - run.json: parses, and its counts and chosen k agree.
 """
 import csv
@@ -42,13 +49,50 @@ def strings(ds):
     return [s.decode() if isinstance(s, bytes) else str(s) for s in ds[...]]
 
 
+# Philox4x32-10 (Salmon et al. 2011) and ecom's keyed uniform: counter (id low, id high,
+# counter, purpose), key (seed low, seed high), 64 bits = word1 << 32 | word0, top 53 bits.
+def philox4x32_10(ctr, key):
+    m = 0xFFFFFFFF
+    c0, c1, c2, c3 = ctr
+    k0, k1 = key
+    for _ in range(10):
+        p0, p1 = 0xD2511F53 * c0, 0xCD9E8D57 * c2
+        c0, c1, c2, c3 = ((p1 >> 32) ^ c1 ^ k0) & m, p1 & m, ((p0 >> 32) ^ c3 ^ k1) & m, p0 & m
+        k0, k1 = (k0 + 0x9E3779B9) & m, (k1 + 0xBB67AE85) & m
+    return c0, c1, c2, c3
+
+
+PURPOSE_SILHOUETTE_SAMPLE = 12
+
+
+def keyed_uniform(seed, purpose, uid, counter):
+    b = philox4x32_10((uid & 0xFFFFFFFF, uid >> 32, counter, purpose),
+                      (seed & 0xFFFFFFFF, seed >> 32))
+    return (((b[1] << 32) | b[0]) >> 11) * 2.0 ** -53
+
+
 def root_attrs(path):
     with h5py.File(path, "r") as h:
         return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in h.attrs.items()}
 
 
 def main():
-    run_dirs, run_time = sys.argv[1:-1], sys.argv[-1]
+    args = sys.argv[1:]
+    seed = sample_size = None
+    while args and args[0].startswith("--"):
+        if args[0] == "--seed":
+            seed = int(args[1])
+        elif args[0] == "--silhouette-sample":
+            sample_size = int(args[1])
+        else:
+            fail(f"unknown option {args[0]}")
+        args = args[2:]
+    if (seed is None) != (sample_size is None):
+        fail("--seed and --silhouette-sample go together")
+    # Random123's known-answer vector for philox4x32-10 (zero counter and key).
+    if philox4x32_10((0, 0, 0, 0), (0, 0)) != (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8):
+        fail("the Python Philox4x32-10 misses the known-answer vector")
+    run_dirs, run_time = args[:-1], args[-1]
     run = run_dirs[0]
 
     # ---- root attributes across rank counts --------------------------------------------
@@ -185,9 +229,17 @@ def main():
         fail(f"no k_selection row for k = {k}")
     if not close(float(row["inertia"]), inertia, 1e-9):
         fail(f"k_selection inertia {row['inertia']} vs {inertia}")
-    sil = silhouette_score(scores, segment, metric="euclidean")
+    if sample_size is None:
+        in_sample = np.ones(n, dtype=bool)
+    else:
+        rate = min(1.0, sample_size / n)
+        in_sample = np.array([keyed_uniform(seed, PURPOSE_SILHOUETTE_SAMPLE, int(u), 0) < rate
+                              for u in users])
+        if not 2 < in_sample.sum() < n:
+            fail(f"the keyed silhouette sample has {in_sample.sum()} of {n} users: not a subset")
+    sil = silhouette_score(scores[in_sample], segment[in_sample], metric="euclidean")
     if abs(float(row["silhouette"]) - sil) > 1e-8:
-        fail(f"silhouette {row['silhouette']} vs scikit-learn {sil}")
+        fail(f"silhouette {row['silhouette']} vs scikit-learn {sil} on {in_sample.sum()} users")
     a = np.sqrt(own)
     other = np.sqrt(np.where(np.arange(k)[None, :] == segment[:, None], np.inf, d2)).min(axis=1)
     mx = np.maximum(a, other)
@@ -201,14 +253,35 @@ def main():
 
     # ---- segment_profiles.csv ----------------------------------------------------------
     with open(f"{run}/segment_profiles.csv", newline="") as f:
-        prof = list(csv.DictReader(f))
-    if len(prof) != k:
-        fail(f"segment_profiles.csv has {len(prof)} rows, k = {k}")
+        reader = csv.DictReader(f)
+        want = ["segment_id", "name", "users", "share", "revenue", "revenue_share"] + \
+            [name + "_mean" for name in names]
+        if reader.fieldnames != want:
+            fail(f"segment_profiles.csv header {reader.fieldnames}")
+        prof = list(reader)
+    if sorted(int(r["segment_id"]) for r in prof) != list(range(k)):
+        fail(f"segment_profiles.csv segments {[r['segment_id'] for r in prof]}, k = {k}")
     counts = np.bincount(segment, minlength=k)
+    monetary = feats[:, names.index("monetary")]
+    total_revenue = monetary.sum()
     for r in prof:
         c = int(r["segment_id"])
         if int(r["users"]) != counts[c] or abs(float(r["share"]) - counts[c] / n) > 1e-6:
             fail(f"segment {c}: users {r['users']} share {r['share']} vs {counts[c]}")
+        if r["name"] != seg_names[c]:
+            fail(f"segment {c}: name {r['name']!r}, ecom.h5 {seg_names[c]!r}")
+        mine = feats[segment == c]
+        revenue = mine[:, names.index("monetary")].sum()
+        size = np.abs(mine[:, names.index("monetary")]).sum()
+        if abs(float(r["revenue"]) - revenue) > 2e-9 * max(size, 1e-300):
+            fail(f"segment {c}: revenue {r['revenue']} vs numpy {revenue!r}")
+        share = revenue / total_revenue if total_revenue else 0.0
+        if abs(float(r["revenue_share"]) - share) > 2e-9 * max(share, 1e-12):
+            fail(f"segment {c}: revenue_share {r['revenue_share']} vs numpy {share!r}")
+        means, scale = mine.mean(axis=0), np.abs(mine).mean(axis=0)
+        for j, name in enumerate(names):
+            if abs(float(r[name + "_mean"]) - means[j]) > 2e-9 * max(scale[j], 1e-300):
+                fail(f"segment {c}: {name}_mean {r[name + '_mean']} vs numpy {means[j]!r}")
 
     # ---- run.json ----------------------------------------------------------------------
     with open(f"{run}/run.json") as f:
@@ -217,14 +290,18 @@ def main():
         fail("run.json counts or k disagree")
     if not rj.get("stages"):
         fail("run.json has no stage timings")
+    if rj["segments"].get("silhouette_sample") != int(in_sample.sum()):
+        fail(f"run.json silhouette_sample {rj['segments'].get('silhouette_sample')}, "
+             f"the keyed sample has {int(in_sample.sum())} users")
     for col in ("inertia", "silhouette", "simplified_silhouette", "gap", "gap_sd", "stability_ari",
                 "stability_pairs"):
         a, b = rj["segments"].get(col), row[col]
         if (a is None) != (b == "") or (a is not None and abs(a - float(b)) > 1e-9 * max(1, abs(a))):
             fail(f"run.json segments.{col} = {a}, k_selection.csv {b!r}")
     print(f"{n} users, {len(names)} features, {kept} components, k = {k}: transform, PCA, "
-          f"k-means, inertia {inertia:.6g}, silhouette {sil:.6f} (scikit-learn), simplified "
-          f"{simple:.6f} agree; CSVs consistent with ecom.h5")
+          f"k-means, inertia {inertia:.6g}, silhouette {sil:.6f} (scikit-learn, "
+          f"{int(in_sample.sum())} sampled users), simplified {simple:.6f}, segment profiles "
+          f"(revenue, feature means) agree; CSVs consistent with ecom.h5")
 
 
 if __name__ == "__main__":

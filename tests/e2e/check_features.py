@@ -142,8 +142,9 @@ def features(ev, t_start, t_end):
     return f
 
 
-def main():
-    key_file, run_dir, inputs = sys.argv[1], sys.argv[2], sys.argv[3:]
+def load(key_file, inputs):
+    """The cleaned, deduplicated events of the raw files by pseudonym (each user's sorted in
+    the store's order), the window (t_start, t_end) and the counts (rows, rejected, kept)."""
     key = open(key_file, "rb").read()
     by_key = {}
     rows = rejected = 0
@@ -168,10 +169,17 @@ def main():
     # The store's order within a user: time, type, product, session (here by its text; only
     # the order of equal-time purchases of one session affects a sum, and then only its last bit)
     pseudo = lambda raw: hmac.new(key, raw.encode(), hashlib.sha256).hexdigest()[:16]
-    expected = {}
+    events = {}
     for raw, ev in users.items():
         ev.sort(key=lambda e: (e[1], e[2], e[3], e[6], e[7]))
-        expected[pseudo(raw)] = features(ev, t_start, t_end)
+        events[pseudo(raw)] = ev
+    return events, (t_start, t_end), (rows, rejected, len(by_key))
+
+
+def main():
+    key_file, run_dir, inputs = sys.argv[1], sys.argv[2], sys.argv[3:]
+    events, (t_start, t_end), (rows, rejected, kept) = load(key_file, inputs)
+    expected = {u: features(ev, t_start, t_end) for u, ev in events.items()}
 
     with h5py.File(f"{run_dir}/ecom.h5", "r") as h:
         ds = h["users/features"]
@@ -201,7 +209,7 @@ def main():
     if bad:
         sys.exit(f"FAIL: {bad} feature values differ")
     print(f"{len(ids)} users x {len(names)} features equal the Python computation "
-          f"({rows} rows, {rejected} rejected, {rows - rejected - len(by_key)} duplicates)")
+          f"({rows} rows, {rejected} rejected, {rows - rejected - kept} duplicates)")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 # Features of every user of the real REES46 samples (tests/data/*.csv.gz): `ecom run` (np 3,
 # all samples in one store) then every feature in ecom.h5 /users/features compared with an
 # independent computation from the raw files with Python's csv, hmac and hashlib modules
-# (check_features.py): the twelve required ones to 1e-12, the others to 1e-9.
+# (check_features.py): the twelve required ones to 1e-12, the others to 1e-9; and
+# segment_profiles.csv (users, share, revenue, revenue share, every feature mean) against the
+# same raw-file computation joined to customer_segments.csv (check_profiles.py).
 source "$(dirname "$0")/lib.sh"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 DATA="$ECOM_SOURCE_DIR/tests/data"
@@ -18,3 +20,6 @@ mpi 3 run --input "${samples[@]}" --out "$WORK/run" --key-file "$key" --k 4 --no
 $PY "$HERE/check_features.py" "$key" "$WORK/run" "${samples[@]}" \
   || fail "features differ from the independent computation"
 ok "features of every user of ${#samples[@]} real samples equal the Python computation"
+$PY "$HERE/check_profiles.py" "$key" "$WORK/run" "${samples[@]}" \
+  || fail "segment_profiles.csv differs from the raw-file computation"
+ok "segment profiles (revenue, feature means) of the real samples equal the Python computation"
