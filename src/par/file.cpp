@@ -41,17 +41,23 @@ void write_ordered(Comm& comm, const std::string& path, std::string_view local,
   agree(comm, error, ExitCode::usage);
   {
     File f(comm, tmp, MPI_MODE_CREATE | MPI_MODE_WRONLY);
-    const std::uint64_t head = header.size();
+    // Only rank 0's header counts (a caller may hold it on rank 0 alone, e.g. the quarantine of
+    // earlier ingests): every rank must agree on its size, or the offsets and the collective
+    // set_size differ between ranks (a hang).
+    std::uint64_t head = comm.rank() == 0 ? header.size() : 0;
+    comm.bcast(head, 0);
     const std::uint64_t mine = local.size();
     const std::uint64_t offset = head + comm.exscan_sum<std::uint64_t>(mine);
     const std::uint64_t total = head + comm.allreduce_sum<std::uint64_t>(mine);
     check(MPI_File_set_size(f.get(), static_cast<MPI_Offset>(total)), "MPI_File_set_size");
-    if (comm.rank() == 0 && head > 0)
-      check(MPI_File_write_at(f.get(), 0, header.data(), static_cast<int>(head), MPI_BYTE,
-                              MPI_STATUS_IGNORE),
-            "MPI_File_write_at");
     // Collective writes in pieces below 2^31 bytes; every rank joins every round.
     constexpr std::uint64_t kPiece = 1u << 30;
+    if (comm.rank() == 0)
+      for (std::uint64_t lo = 0; lo < head; lo += kPiece)
+        check(MPI_File_write_at(f.get(), static_cast<MPI_Offset>(lo), header.data() + lo,
+                                static_cast<int>(std::min(kPiece, head - lo)), MPI_BYTE,
+                                MPI_STATUS_IGNORE),
+              "MPI_File_write_at");
     const std::uint64_t my_rounds = (mine + kPiece - 1) / kPiece;
     const std::uint64_t rounds = comm.allreduce_max(my_rounds);
     for (std::uint64_t r = 0; r < rounds; ++r) {

@@ -210,6 +210,44 @@ TEST(File, OrderedWriteConcatenatesInRankOrder) {
   comm.barrier();
 }
 
+// The header may be held by rank 0 alone (the ingest passes the quarantine of earlier ingests
+// that way): the others must still place their rows after it. With each rank using its own
+// header size the offsets and MPI_File_set_size disagreed between ranks and the write hung.
+TEST(File, OrderedWriteHeaderOnRankZeroOnly) {
+  auto comm = Comm::world();
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("ecom_test_file_head_np" + std::to_string(comm.size()));
+  if (comm.rank() == 0) std::filesystem::create_directories(dir);
+  comm.barrier();
+  const std::string path = (dir / "out.csv").string();
+  std::string header = "file,line,reason,row\n";
+  for (int i = 0; i < 100; ++i) header += "old.csv," + std::to_string(i + 2) + ",bad_price,x\n";
+  std::string mine;
+  for (int i = 0; i <= comm.rank(); ++i)
+    mine += "new.csv," + std::to_string(comm.rank()) + "," + std::to_string(i) + "\n";
+  write_ordered(comm, path, mine, comm.rank() == 0 ? std::string_view(header) : std::string_view());
+  // And the other way round: a header on the other ranks only is ignored.
+  const std::string path2 = (dir / "out2.csv").string();
+  write_ordered(comm, path2, mine,
+                comm.rank() == 0 ? std::string_view() : std::string_view(header));
+  if (comm.rank() == 0) {
+    const auto slurp = [](const std::string& p) {
+      std::ifstream in(p);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      return ss.str();
+    };
+    std::string rows;
+    for (int r = 0; r < comm.size(); ++r)
+      for (int i = 0; i <= r; ++i)
+        rows += "new.csv," + std::to_string(r) + "," + std::to_string(i) + "\n";
+    EXPECT_EQ(slurp(path), header + rows);
+    EXPECT_EQ(slurp(path2), rows);
+    std::filesystem::remove_all(dir);
+  }
+  comm.barrier();
+}
+
 TEST(Stats, TimersAndTrafficReduce) {
   auto comm = Comm::world();
   const int p = comm.size();

@@ -26,10 +26,11 @@ class Quarantine {
   std::size_t size() const { return entries_.size(); }
 
   // Collective. Writes the quarantine to `path` (under a temporary name, renamed at the end):
-  // `prefix` first (the header, or a previous quarantine to keep, header included), then every
-  // rank's rejects in (file, line) order. `first_line[f]` is the 1-based line number in file f
-  // of this rank's first line of that file. Rows are redistributed with the chunked all-to-all
-  // (`budget_bytes` per round) so that the output is the same for any number of ranks.
+  // rank 0's `prefix` first (the header, or a previous quarantine to keep, header included;
+  // the other ranks' `prefix` is ignored), then every rank's rejects in (file, line) order.
+  // `first_line[f]` is the 1-based line number in file f of this rank's first line of that file.
+  // Rows are redistributed with the chunked all-to-all (`budget_bytes` per round) so that the
+  // output is the same for any number of ranks.
   void write(par::Comm& comm, const std::string& path, std::span<const std::string> file_names,
              std::span<const std::uint64_t> first_line, std::string_view prefix,
              std::size_t budget_bytes) const;
