@@ -7,7 +7,7 @@
 #                                         Slurm jobs' results/scaling/slurm/<array job id>
 # Options (default in brackets):
 #   --ranks "LIST"        rank counts                                   ["1 2 4 8"]
-#   --strong-events N     events of the strong-scaling set              [200000]
+#   --strong-events N     events of the strong-scaling set              [400000]
 #   --weak-events M       events per rank of the weak-scaling sets      [50000]
 #   --repeat R            rounds over all points; per point the fastest run is kept   [1]
 #   --out DIR             tables and plots                              [results/scaling]
@@ -34,7 +34,7 @@ if [[ "${1:-}" == collect ]]; then
   exit 0
 fi
 
-ranks="1 2 4 8" strong_events=200000 weak_events=50000 repeat=1 out=results/scaling work="" bin=build/ecom
+ranks="1 2 4 8" strong_events=400000 weak_events=50000 repeat=1 out=results/scaling work="" bin=build/ecom
 args="--k 6"
 while (($#)); do
   case "$1" in
@@ -85,6 +85,7 @@ run_try() {
   dir="$work/runs/$exp/np$n.try$r"
   mkdir -p "$work/runs/$exp"
   rm -rf "$dir"
+  cpu0=$(head -n 1 /proc/stat)
   t0=$(date +%s.%N)
   # shellcheck disable=SC2086
   mpirun -np "$n" --oversubscribe "$bin" run --input "$data"/events/*.csv --out "$dir" --key-file "$work/key" \
@@ -98,13 +99,20 @@ run_try() {
   done > "$dir.running"
   wait "$mpid" || { cat "$dir.log" >&2; exit 1; }
   t1=$(date +%s.%N)
+  cpu1=$(head -n 1 /proc/stat)
   mv "$dir.log" "$dir/ecom.log"  # plot_scaling.py reads the ALS scoring times from it
   wall=$($PY -c "print(round($t1 - $t0, 3))")
   echo "$wall" > "$dir/wall_seconds"
   # External load: mean runnable processes minus this run's ranks and the sampling awk.
   awk -v n="$n" '{ s += $1; c++ } END { v = (c ? s / c : 0) - n - 1; printf "%.2f\n", (v > 0 ? v : 0) }' \
     "$dir.running" > "$dir/external_load"
-  printf 'scaling: %-6s np %-2s try %d: %6.1f s, external load %s\n' "$exp" "$n" "$r" "$wall" "$(cat "$dir/external_load")"
+  # Share of the machine's CPU time during the run spent in niced processes (the other sessions'
+  # builds and tests run under nice -n 19, this measurement at normal priority): /proc/stat's
+  # "nice" column against the total (user nice system idle iowait irq softirq steal).
+  printf '%s\n%s\n' "$cpu0" "$cpu1" | awk '{ t = 0; for (i = 2; i <= 9; ++i) t += $i; n[NR] = $3; T[NR] = t }
+    END { d = T[2] - T[1]; printf "%.3f\n", (d > 0 ? (n[2] - n[1]) / d : 0) }' > "$dir/nice_share"
+  printf 'scaling: %-6s np %-2s try %d: %6.1f s, external load %s (niced CPU share %s)\n' "$exp" "$n" "$r" \
+    "$wall" "$(cat "$dir/external_load")" "$(cat "$dir/nice_share")"
 }
 
 # keep_fastest EXPERIMENT RANKS: the try with the shortest wall time becomes RUNS/EXPERIMENT/np<RANKS>.
