@@ -18,6 +18,7 @@
 # 4. `ecom analyze` of the store (np = ranks; segmentation with k = 5, no gap or bootstrap) and
 #    `ecom score` latency for batches of 1,000 and 100,000 events (rows drawn at random from the
 #    input, so their users have history in the store), with np 1 and np = ranks.
+# REUSE_REFERENCE=1 keeps an earlier reference.txt of the same data (the reference takes ~25 min).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
@@ -43,9 +44,13 @@ fi
 
 echo "== ecom ALS (np $ranks)" >&2
 mpirun -np "$ranks" "$BENCH" "$dir/events.h5" "$dir/matrix.h5" 50 "$iterations" 3 double 1 | tee "$dir/ecom.txt" >&2
-echo "== NumPy/SciPy reference ($ranks threads)" >&2
-OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 LD_LIBRARY_PATH="${OPENBLAS_DIR:-}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
-  /usr/bin/python3 "$HERE/als_reference.py" "$dir/matrix.h5" "$ranks" "$iterations" | tee "$dir/reference.txt" >&2
+if [[ "${REUSE_REFERENCE:-0}" == 1 && -s "$dir/reference.txt" ]]; then
+  echo "== NumPy/SciPy reference: reusing $dir/reference.txt (REUSE_REFERENCE=1)" >&2
+else
+  echo "== NumPy/SciPy reference ($ranks threads)" >&2
+  OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 LD_LIBRARY_PATH="${OPENBLAS_DIR:-}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    /usr/bin/python3 "$HERE/als_reference.py" "$dir/matrix.h5" "$ranks" "$iterations" | tee "$dir/reference.txt" >&2
+fi
 
 echo "== ecom score latency" >&2
 if [[ ! -f "$dir/run/ecom.h5" ]]; then
@@ -99,7 +104,7 @@ L.append(f"# implicit ALS: ecom ({ranks} MPI ranks, double) vs NumPy {r['numpy_v
 L.append(f"# data: ecom synth --preset multi-category --events {events} --seed 1 -> {int(f(e['users']))} users, "
          f"{int(f(e['products']))} products, {int(f(e['train_pairs']))} training pairs, {int(f(e['test_pairs']))} held out (keyed 20%)")
 L.append(f"# model: {int(f(e['factors']))} factors, lambda 0.1, alpha 1, CG {int(f(e['cg_steps']))} steps warm-started, "
-         f"{iters} iterations; machine: {os.cpu_count()} cores ({platform.machine()}), shared with other jobs")
+         f"{iters} iterations; machine: {os.cpu_count()} cores ({platform.machine()}), load average at the end {open('/proc/loadavg').read().split()[0]}")
 L.append(f"# command: bench/bench_als.sh {events} {ranks}; wall = elapsed, cpu = CPU seconds (ecom: per rank, max; "
          "reference: all threads together)")
 L.append("")
