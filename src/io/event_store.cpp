@@ -46,6 +46,7 @@ void write_manifest_entry(const h5::Group& g, const FileManifest& m) {
   a.set("rows_read", m.rows_read);
   a.set("rows_kept", m.rows_kept);
   a.set("duplicates", m.duplicates);
+  a.set("zero_price", m.zero_price);
   std::vector<std::string> reasons;
   std::vector<std::uint64_t> counts;
   for (const auto& [reason, count] : m.rejects) {
@@ -68,6 +69,7 @@ FileManifest read_manifest_entry(const h5::Group& g) {
   m.rows_read = a.get<std::uint64_t>("rows_read");
   m.rows_kept = a.get<std::uint64_t>("rows_kept");
   m.duplicates = a.get<std::uint64_t>("duplicates");
+  m.zero_price = a.has("zero_price") ? a.get<std::uint64_t>("zero_price") : 0;
   const auto reasons = a.get_strings("reject_reasons");
   const auto counts = a.get_vector<std::uint64_t>("reject_counts");
   if (reasons.size() != counts.size()) throw InputError("store manifest: reject lists differ");

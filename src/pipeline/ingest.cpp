@@ -78,8 +78,8 @@ struct FileCounts {
   std::uint64_t rows_read = 0;
   std::array<std::uint64_t, io::kReasons> rejects{};
   std::array<std::uint64_t, io::kInputColumns> missing{};
-  std::uint64_t kept = 0, duplicates = 0;
-  static constexpr std::size_t kFields = 1 + io::kReasons + io::kInputColumns + 2;
+  std::uint64_t kept = 0, duplicates = 0, zero_price = 0;  // zero_price: kept rows, price 0
+  static constexpr std::size_t kFields = 1 + io::kReasons + io::kInputColumns + 3;
   void to(std::uint64_t* out) const {
     std::size_t k = 0;
     out[k++] = rows_read;
@@ -87,6 +87,7 @@ struct FileCounts {
     for (auto v : missing) out[k++] = v;
     out[k++] = kept;
     out[k++] = duplicates;
+    out[k++] = zero_price;
   }
   void from(const std::uint64_t* in) {
     std::size_t k = 0;
@@ -95,6 +96,7 @@ struct FileCounts {
     for (auto& v : missing) v = in[k++];
     kept = in[k++];
     duplicates = in[k++];
+    zero_price = in[k++];
   }
 };
 
@@ -563,7 +565,9 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
         mine.span(), [&](const Event& e) { ++counts[io::file_tag(e)].duplicates; });
     mine.truncate(kept);
     for (Event& e : mine) {
-      ++counts[io::file_tag(e)].kept;
+      FileCounts& fc = counts[io::file_tag(e)];
+      ++fc.kept;
+      fc.zero_price += e.price == 0 ? 1 : 0;
       io::set_file_tag(e, 0);
     }
     // Truncating only now keeps events that differ by seconds (duplicates are exact ones);
@@ -591,6 +595,7 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
     m.rows_read = total.rows_read;
     m.rows_kept = total.kept;
     m.duplicates = total.duplicates;
+    m.zero_price = total.zero_price;
     for (int r = 0; r < io::kReasons; ++r)
       m.rejects[std::string(io::kReasonNames[static_cast<std::size_t>(r)])] =
           total.rejects[static_cast<std::size_t>(r)];
@@ -599,6 +604,7 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
     result.rows_read += total.rows_read;
     result.rows_kept += total.kept;
     result.duplicates += total.duplicates;
+    result.zero_price += total.zero_price;
     for (std::size_t r = 0; r < io::kReasons; ++r) result.rejects[r] += total.rejects[r];
   }
   result.text_bytes = comm.allreduce_sum<std::uint64_t>(text_bytes);
@@ -637,9 +643,9 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
     quarantine.write(comm, qpath, names, first, prefix, exchange_budget);
   }
 
-  ctx.log.info("ingest: rows read ", result.rows_read, ", kept ", result.rows_kept, ", rejected ",
-               result.rejected(), ", duplicates ", result.duplicates, " -> partition ",
-               result.partition, " of ", opts.store);
+  ctx.log.info("ingest: rows read ", result.rows_read, ", kept ", result.rows_kept, " (",
+               result.zero_price, " with price 0), rejected ", result.rejected(), ", duplicates ",
+               result.duplicates, " -> partition ", result.partition, " of ", opts.store);
   for (std::size_t r = 0; r < io::kReasons; ++r)
     if (result.rejects[r] > 0)
       ctx.log.info("ingest:   rejected ", io::kReasonNames[r], ": ", result.rejects[r]);

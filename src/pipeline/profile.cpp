@@ -327,10 +327,12 @@ Profile compute_profile(par::Comm& comm, std::span<const Event> my_events,
     price_sum.add(t, e.price);
     pmin[t] = std::min(pmin[t], e.price);
     pmax[t] = std::max(pmax[t], e.price);
+    pr.zero_price[t] += e.price == 0 ? 1 : 0;
   }
   pr.events = comm.allreduce_sum<std::uint64_t>(my_events.size());
   comm.allreduce_sum(std::span<std::uint64_t>(pr.type_count));
   comm.allreduce_sum(std::span<std::uint64_t>(pr.hour_count));
+  comm.allreduce_sum(std::span<std::uint64_t>(pr.zero_price));
   day_lo = comm.allreduce_min(day_lo);
   day_hi = comm.allreduce_max(day_hi);
   if (pr.events > 0) {
@@ -469,7 +471,8 @@ std::vector<Table> Profile::tables() const {
         .add("count", std::vector<std::uint64_t>(type_count.begin(), type_count.end()))
         .add("mean", mean)
         .add("min", mn)
-        .add("max", mx);
+        .add("max", mx)
+        .add("zero_price", std::vector<std::uint64_t>(zero_price.begin(), zero_price.end()));
     out.push_back(std::move(t));
   }
   {

@@ -6,8 +6,13 @@ exact arithmetic (fractions, math.fsum, statistics, numpy.percentile), replicati
 cleaning as documented (validation, lower-cased trimmed brand/category_code, exact duplicates
 on (time, user, product, type, session) removed), and compares with the CSV files in OUT_DIR.
 
-usage: check_profile_real.py FILE.csv[.gz] OUT_DIR
+Zero prices are kept and counted: per event type in price_by_event_type.csv (zero_price) and,
+when given, in the store's manifest (STORE: its only file's zero_price attribute) and in the
+ingest's log line (LOG: "kept K (Z with price 0)").
+
+usage: check_profile_real.py FILE.csv[.gz] OUT_DIR [--store STORE.h5] [--log INGEST.log]
 """
+import argparse
 import csv
 import datetime
 import gzip
@@ -75,7 +80,13 @@ def reject_reason(r):
 
 
 def main():
-    path, out = sys.argv[1], sys.argv[2]
+    ap = argparse.ArgumentParser()
+    ap.add_argument("path")
+    ap.add_argument("out")
+    ap.add_argument("--store")
+    ap.add_argument("--log")
+    a = ap.parse_args()
+    path, out = a.path, a.out
     raw = gzip.open(path, "rb").read() if path.endswith(".gz") else open(path, "rb").read()
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
     check(rows[0] == HEADER, "header")
@@ -132,15 +143,19 @@ def main():
 
     # price_by_event_type
     t = read_csv(out, "price_by_event_type")
+    check(t[0] == ["event_type", "count", "mean", "min", "max", "zero_price"], f"price header {t[0]}")
     for i, name in enumerate(TYPES):
         prices = [float(r[6]) for r in events if r[1] == name]
         row = t[i + 1]
         check(row[0] == name and int(row[1]) == len(prices), f"price count {name}")
+        # Zero prices are kept and counted: the raw text of the price field, read as a number.
+        zero = sum(1 for r in events if r[1] == name and Fraction(r[6]) == 0)
+        check(int(row[5]) == zero, f"zero_price {name}: {row[5]} vs {zero}")
         if prices:
             check(close(float(row[2]), math.fsum(prices) / len(prices)), f"price mean {name}: {row[2]}")
             check(float(row[3]) == min(prices) and float(row[4]) == max(prices), f"price min/max {name}: {row}")
         else:
-            check(row[2:] == ["", "", ""], f"price of absent type {name}: {row}")
+            check(row[2:5] == ["", "", ""], f"price of absent type {name}: {row}")
 
     # sessions: (user_id, user_session) pairs
     sess = {}
@@ -179,12 +194,27 @@ def main():
         check(t.get(reason, -1) == rejects.get(reason, 0), f"rejects {reason}: {t.get(reason)} vs {rejects.get(reason, 0)}")
     check(t.get("duplicate", -1) == duplicates, f"duplicates {t.get('duplicate')} vs {duplicates}")
 
+    # zero prices in the manifest and the ingest's log
+    zero = sum(1 for r in events if Fraction(r[6]) == 0)
+    if a.store:
+        import h5py
+        with h5py.File(a.store, "r") as f:
+            m = f["manifest"]
+            entries = [m[k].attrs for k in sorted(m) if k.isdigit()]
+            check(len(entries) == 1, f"manifest has {len(entries)} files")
+            check(int(entries[0]["zero_price"]) == zero, f"manifest zero_price {entries[0]['zero_price']} vs {zero}")
+            check(int(entries[0]["rows_kept"]) == n, "manifest rows_kept")
+    if a.log:
+        text = open(a.log).read()
+        want = f"kept {n} ({zero} with price 0), rejected {sum(rejects.values())}, duplicates {duplicates} ->"
+        check(want in text, f"no '{want}' in the ingest log")
+
     if failures:
         for f in failures:
             print("MISMATCH:", f, file=sys.stderr)
         sys.exit(1)
     print(f"{os.path.basename(path)}: {rows_read} rows, {n} events, {len(sess)} sessions, "
-          f"{expect['users']} users: every profile figure matches (csv module)")
+          f"{expect['users']} users, {zero} with price 0: every profile figure matches (csv module)")
 
 
 if __name__ == "__main__":

@@ -108,15 +108,17 @@ def main():
 
     # price_by_event_type
     rows = read_csv(out, "price_by_event_type")
+    check(rows[0] == ["event_type", "count", "mean", "min", "max", "zero_price"], f"price header {rows[0]}")
     for i, t in enumerate(TYPES):
         p = cols["price"][cols["event_type"] == i]
         r = rows[i + 1]
         check(int(r[1]) == len(p), f"price count {t}")
+        check(int(r[5]) == int(np.count_nonzero(p == 0)), f"zero_price {t}: {r[5]}")
         if len(p):
             check(close(num(r[2]), math.fsum(p.tolist()) / len(p)), f"price mean {t}: {r[2]}")
             check(num(r[3]) == p.min() and num(r[4]) == p.max(), f"price min/max {t}")
         else:
-            check(r[2:] == ["", "", ""], f"price of absent type {t}")
+            check(r[2:5] == ["", "", ""], f"price of absent type {t}")
 
     # sessions: (user, session) pairs via numpy lexsort
     rows = dict((r[0], r[1]) for r in read_csv(out, "sessions")[1:])

@@ -6,10 +6,11 @@ here with Python's csv module from the rows and the reasons this script assigns 
 
 usage: test_ingest_rejects.py DIR NAME_IN_QUARANTINE
 writes DIR/rows.csv, DIR/expected_quarantine.csv, DIR/expected_counts.csv (reason,count, with
-kept and duplicate)
+keep, duplicate and zero_price: the kept rows whose price is 0)
 """
 import csv
 import os
+from fractions import Fraction
 import sys
 
 HEADER = "event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session"
@@ -82,6 +83,8 @@ def main():
         w.writerow(["file", "line", "reason", "row"])
         for i, (text, why) in enumerate(cases):
             counts[why] = counts.get(why, 0) + 1
+            if why == "keep" and Fraction(next(csv.reader([text]))[COL["price"]]) == 0:
+                counts["zero_price"] = counts.get("zero_price", 0) + 1
             if why not in ("keep", "duplicate"):
                 w.writerow([name, i + 2, why, text])  # line 1 is the header
     with open(os.path.join(out, "expected_counts.csv"), "w", newline="") as f:

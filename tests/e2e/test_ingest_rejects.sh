@@ -4,7 +4,8 @@
 #     one Python's csv module writes from the rows and their known reasons (file, line, reason,
 #     raw row), for np 1 and np 3 (the plain file is split by bytes, so line numbers cross
 #     ranks); per-reason counts in the log, the manifest and `ecom profile`'s rejects.csv;
-#     the exact duplicate is counted as `duplicate`.
+#     the exact duplicate is counted as `duplicate`; the kept rows with price 0 are counted
+#     (zero_price) in the log line and the manifest.
 #  2. Every fatal input error (missing, unreadable, not a regular file, empty, empty gzip,
 #     wrong header, truncated gzip, corrupt gzip, not gzip): exit code 3, exactly one line
 #     `ecom: input file NAME: PROBLEM`, and no store (nor temporary store, nor quarantine) left;
@@ -34,10 +35,11 @@ log, store, rejects_csv, expected_csv = sys.argv[1:]
 exp = {r: int(c) for r, c in list(csv.reader(open(expected_csv)))[1:]}
 reasons = ["field_count", "bad_time", "unknown_event_type", "bad_user_id", "bad_product_id",
            "bad_category_id", "bad_session", "bad_price", "out_of_window"]
-rows = sum(exp.values())
+rows = sum(c for r, c in exp.items() if r != "zero_price")  # zero_price counts kept rows
 rejected = sum(exp.get(r, 0) for r in reasons)
 text = open(log).read()
-want = (f"ingest: rows read {rows}, kept {exp['keep']}, rejected {rejected}, "
+assert exp["zero_price"] > 0, exp
+want = (f"ingest: rows read {rows}, kept {exp['keep']} ({exp['zero_price']} with price 0), rejected {rejected}, "
         f"duplicates {exp['duplicate']} -> partition 0 of r3.h5")
 assert want in text, f"no log line '{want}' in:\n{text}"
 for r in reasons:
@@ -49,11 +51,12 @@ with h5py.File(store, "r") as f:
     assert got == {r: exp[r] for r in reasons}, f"manifest rejects {got}"
     assert int(m["duplicates"]) == exp["duplicate"] and int(m["rows_kept"]) == exp["keep"], "manifest counts"
     assert int(m["rows_read"]) == rows, "manifest rows_read"
+    assert int(m["zero_price"]) == exp["zero_price"], f"manifest zero_price {m['zero_price']}"
     assert int(f.attrs["events"]) == exp["keep"], "store events"
 prof = {r: int(c) for r, c in list(csv.reader(open(rejects_csv)))[1:]}
 assert prof == {**{r: exp[r] for r in reasons}, "duplicate": exp["duplicate"]}, f"rejects.csv {prof}"
 PY
-ok "per-reason counts and the duplicate in the log, the manifest and rejects.csv"
+ok "per-reason counts, the duplicate and the zero prices in the log, the manifest and rejects.csv"
 
 # ---- 2. fatal input errors ---------------------------------------------------------------------
 head -n 40 rows.csv | grep -v ',field_count' > good.csv

@@ -135,6 +135,7 @@ FileManifest manifest_for(const std::string& name, std::uint64_t rows) {
   m.rows_read = rows + 10;
   m.rows_kept = rows;
   m.duplicates = 3;
+  m.zero_price = rows / 7 + 1;  // round-trips through the manifest's attributes
   m.rejects = {{"bad_price", 4}, {"bad_time", 2}, {"field_count", 1}, {"out_of_window", 0}};
   for (int c = 0; c < ecom::io::kInputColumns; ++c) m.missing[static_cast<std::size_t>(c)] = static_cast<std::uint64_t>(c * c);
   m.ingest_time = "2024-05-01T12:00:00Z";

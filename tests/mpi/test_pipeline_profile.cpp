@@ -207,6 +207,7 @@ TEST(ProfileParallel, EveryFigureMatchesASerialReference) {
   std::map<std::string, std::uint64_t> day_count;
   std::map<int, std::int64_t> cents_sum;
   std::map<int, double> pmin, pmax;
+  std::map<int, std::uint64_t> zero_cents;  // events priced 0 cents
   std::map<std::pair<std::uint64_t, std::uint64_t>, std::vector<std::uint32_t>> sessions;
   std::set<std::uint64_t> users, products, categories, codes, brands;
   for (const auto& e : all) {
@@ -218,6 +219,7 @@ TEST(ProfileParallel, EveryFigureMatchesASerialReference) {
     ++hour_count[tm.tm_hour];
     ++day_count[date_of(e.time)];
     cents_sum[t] += cents(e.price);
+    zero_cents[t] += cents(e.price) == 0 ? 1 : 0;
     pmin[t] = pmin.count(t) ? std::min(pmin[t], e.price) : e.price;
     pmax[t] = pmax.count(t) ? std::max(pmax[t], e.price) : e.price;
     sessions[{e.user, e.session}].push_back(e.time);
@@ -237,6 +239,10 @@ TEST(ProfileParallel, EveryFigureMatchesASerialReference) {
     EXPECT_NEAR(mean[ts], ref_mean, 1e-12 * ref_mean) << t;
     EXPECT_EQ(pr.price_min[ts], pmin[t]);
     EXPECT_EQ(pr.price_max[ts], pmax[t]);
+    EXPECT_GT(zero_cents[t], 0u) << t;  // the generator makes a few zero prices of every type
+    EXPECT_EQ(pr.zero_price[ts], zero_cents[t]) << t;
+    EXPECT_EQ(table.columns()[5].name, "zero_price");
+    EXPECT_EQ(std::get<std::vector<std::uint64_t>>(table.columns()[5].values)[ts], zero_cents[t]);
   }
   for (int h = 0; h < 24; ++h) EXPECT_EQ(pr.hour_count[static_cast<std::size_t>(h)], hour_count[h]) << h;
   ASSERT_FALSE(pr.day_count.empty());

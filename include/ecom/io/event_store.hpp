@@ -49,6 +49,9 @@ struct FileManifest {
   // rows_read: data rows read (header excluded); rows_kept: rows stored (after rejects and
   // duplicate removal); duplicates: exact duplicates removed (NOT also in `rejects`).
   std::uint64_t rows_read = 0, rows_kept = 0, duplicates = 0;
+  // zero_price: rows among rows_kept whose price is 0 (kept, not rejected: "a zero price is kept
+  // and counted"). Stores written before this count existed read as 0.
+  std::uint64_t zero_price = 0;
   std::map<std::string, std::uint64_t> rejects;     // reason -> count (stored exactly as given)
   std::array<std::uint64_t, kInputColumns> missing{};  // per input column, before cleaning
   std::string ingest_time;  // ISO 8601 UTC

@@ -32,6 +32,7 @@ struct IngestResult {
   std::uint64_t input_bytes = 0;  // bytes of the ingested files (compressed for .gz)
   std::uint64_t text_bytes = 0;   // bytes of CSV text parsed (decompressed)
   std::uint64_t rows_read = 0, rows_kept = 0, duplicates = 0;
+  std::uint64_t zero_price = 0;  // kept rows (in rows_kept) whose price is 0
   std::array<std::uint64_t, io::kReasons> rejects{};
   std::uint64_t rejected() const {
     std::uint64_t n = 0;

@@ -79,6 +79,8 @@ struct Profile {
   std::vector<std::uint64_t> day_count;
   std::array<std::uint64_t, 24> hour_count{};  // UTC hour of day
   std::array<double, kEventTypes> price_sum{}, price_min{}, price_max{};  // exact sum
+  // Events whose price is 0 (kept by the ingest, counted here per type).
+  std::array<std::uint64_t, kEventTypes> zero_price{};
   SessionStats sessions;
   std::uint64_t users = 0, products = 0, categories = 0, category_codes = 0, brands = 0;
 
