@@ -4,10 +4,12 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <sstream>
 #include <string>
 
+#include "ecom/core/config.hpp"
 #include "ecom/core/context.hpp"
 #include "ecom/core/error.hpp"
 #include "ecom/core/log.hpp"
@@ -31,6 +33,7 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   bool all_ranks = false, no_progress = false;
   app.add_option("--log-level", log_level, "debug, info, warn, error or quiet")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error", "quiet"}))
       ->capture_default_str();
   app.add_flag("--log-all-ranks", all_ranks, "Log from every rank, not only rank 0");
   app.add_flag("--no-progress", no_progress, "No progress lines");
@@ -50,19 +53,35 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // Every rank parsed the same arguments: print once, exit the same way everywhere.
+    // --help and --version exit 0 with CLI11's text; a parse error is one line on stderr.
+    const bool asked = e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success);
     if (rank == 0) {
-      const int code = app.exit(e);
-      return code == 0 ? 0 : static_cast<int>(ecom::ExitCode::usage);
+      if (asked) return app.exit(e);
+      std::string message = e.what(), help = "ecom";
+      for (auto& c : message)
+        if (c == '\n' || c == '\r') c = ' ';
+      for (const auto* sub : app.get_subcommands()) help += " " + sub->get_name();
+      const auto left = app.remaining();
+      if (app.get_subcommands().empty() && !left.empty())  // CLI11 says "subcommand is required"
+        message = (left[0].rfind('-', 0) == 0 ? "unknown option '" : "unknown subcommand '") +
+                  left[0] + "'";
+      std::fprintf(stderr, "ecom: %s (run '%s --help')\n", message.c_str(), help.c_str());
     }
-    return e.get_exit_code() == 0 ? 0 : static_cast<int>(ecom::ExitCode::usage);
+    return asked ? 0 : static_cast<int>(ecom::ExitCode::usage);
+  }
+  // Test hook (tests/e2e/test_config.sh): print the effective configuration and stop.
+  if (std::getenv("ECOM_TEST_PRINT_CONFIG") != nullptr) {
+    if (rank == 0) std::fputs(ecom::effective_config(app).c_str(), stdout);
+    return 0;
   }
 
   try {
     ecom::Context ctx{comm, ecom::Logger(rank, ecom::parse_log_level(log_level), all_ranks),
-                      ecom::Timers{}, !no_progress, app.config_to_str(true, false), ""};
+                      ecom::Timers{}, !no_progress, ecom::effective_config(app), ""};
     std::ostringstream cmd;
     for (int i = 0; i < argc; ++i) cmd << (i ? " " : "") << argv[i];
     ctx.command_line = cmd.str();
+    ecom::par::test_throw_point(rank, "start");
     return action ? action(ctx) : 0;
   } catch (const ecom::Error& e) {
     if (e.collective()) {

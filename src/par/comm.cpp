@@ -179,6 +179,7 @@ void agree(Comm& comm, const std::string& local_error, ExitCode code) {
 #include <chrono>
 #include <cstdlib>
 #include <thread>
+#include <utility>
 
 #include "ecom/core/signals.hpp"
 
@@ -199,5 +200,30 @@ bool stop_requested(Comm& comm) {
   static const double pause = stop_pause_seconds();
   if (pause > 0) std::this_thread::sleep_for(std::chrono::duration<double>(pause));
   return !comm.all_ok(!stop_signalled());
+}
+
+void test_throw_point(int rank, const std::string& point) {
+  // ECOM_TEST_THROW_ON_RANK=R[:POINT], read once; a malformed value is ignored (no rank -1).
+  static const std::pair<int, std::string> target = [] {
+    const char* env = std::getenv("ECOM_TEST_THROW_ON_RANK");
+    if (env == nullptr) return std::pair<int, std::string>(-1, "");
+    const std::string v(env);
+    const auto colon = v.find(':');
+    char* end = nullptr;
+    const long r = std::strtol(v.c_str(), &end, 10);
+    if (end == v.c_str() || r < 0 || (colon != std::string::npos && end != v.c_str() + colon) ||
+        (colon == std::string::npos && *end != '\0'))
+      return std::pair<int, std::string>(-1, "");
+    return std::pair<int, std::string>(static_cast<int>(r),
+                                       colon == std::string::npos ? "start" : v.substr(colon + 1));
+  }();
+  if (rank == target.first && point == target.second)
+    throw Error("test hook ECOM_TEST_THROW_ON_RANK: rank " + std::to_string(rank) +
+                " fails alone at '" + point + "'");
+}
+
+void Comm::set_stage(const std::string& stage) {
+  stage_ = stage;
+  test_throw_point(rank_, stage);
 }
 }  // namespace ecom::par

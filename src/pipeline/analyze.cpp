@@ -182,7 +182,7 @@ void add_model_options(CLI::App& app, ModelOptions& m) {
                  "Ordered naming rules 'name: quantity op value [and ...]' (empty: the defaults)")
       ->group(g);
   app.add_flag("--recommend,!--no-recommend", m.recommend, "Train ALS and write recommendations")
-      ->capture_default_str()
+      ->default_str(m.recommend ? "true" : "false")  // CLI11 captures no default of a flag
       ->group(g);
   auto& r = m.recommender;
   app.add_option("--weight-view", r.weights.view, "Interaction weight of a view")
@@ -223,6 +223,7 @@ void add_model_options(CLI::App& app, ModelOptions& m) {
          "--als-precision",
          [&r](const std::string& v) { r.als.precision = ml::parse_factor_precision(v); },
          "Factor precision: double (default, reproducible) or float")
+      ->default_str("double")
       ->group(g);
   app.add_option("--holdout-fraction", r.holdout.test_fraction,
                  "Keyed share of interactions held out")
@@ -233,11 +234,11 @@ void add_model_options(CLI::App& app, ModelOptions& m) {
       ->group(g);
   app.add_flag("--evaluate,!--no-evaluate", r.evaluate,
                "Evaluate ALS and popularity on the holdout")
-      ->capture_default_str()
+      ->default_str(r.evaluate ? "true" : "false")
       ->group(g);
   app.add_flag("--als-refit,!--no-als-refit", r.refit_on_all,
                "Recommend from ALS refitted on all pairs (default), not from the evaluated model")
-      ->capture_default_str()
+      ->default_str(r.refit_on_all ? "true" : "false")
       ->group(g);
   app.add_option("--auc-users", r.evaluation.auc_users,
                  "AUC over a keyed sample of about this many evaluated users (0: all)")
@@ -249,6 +250,7 @@ void add_model_options(CLI::App& app, ModelOptions& m) {
   app.add_option_function<std::string>(
          "--exclude", [&r](const std::string& v) { r.recommend.exclude = ml::parse_exclusion(v); },
          "Products never recommended to a user: none, purchased (default) or interacted")
+      ->default_str("purchased")
       ->group(g);
   auto& pr = m.propensity;
   app.add_option("--propensity-days", pr.label_days,

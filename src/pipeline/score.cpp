@@ -349,7 +349,7 @@ void add_score_command(CLI::App& app, Action& action) {
                   "updated_at of the outputs (ISO 8601 UTC); default now");
   sub->add_flag("--history,!--no-history", opts->history,
                 "Add the users' events stored in RUNDIR/events.h5 (default)")
-      ->capture_default_str();
+      ->default_str(opts->history ? "true" : "false");  // CLI11 captures no default of a flag
   sub->add_option("--top-n", opts->top_n, "Recommendations per user; 0: as the run")
       ->capture_default_str();
   sub->add_option("--exclude", opts->exclude,

@@ -9,7 +9,7 @@ namespace ecom {
 enum class ExitCode : int {
   ok = 0,
   internal = 1,     // a bug or an unexpected library failure
-  usage = 2,        // bad option or config (CLI11 also uses 2... see README)
+  usage = 2,        // bad option, value or config file (every CLI11 parse error), unusable key
   input = 3,        // unusable input: missing/unreadable file, wrong header, corrupt gzip
   comm = 4,         // MPI or HDF5 failure
   interrupted = 75  // stopped on SIGUSR1/SIGTERM after a checkpoint (EX_TEMPFAIL): requeue

@@ -86,7 +86,8 @@ class Comm {
   [[noreturn]] void abort(int code) const;
 
   // ---- traffic accounting -------------------------------------------------------------
-  void set_stage(const std::string& stage) { stage_ = stage; }
+  // Names the stage that the traffic counters are charged to, and passes test_throw_point.
+  void set_stage(const std::string& stage);
   const std::string& stage() const { return stage_; }
   const std::map<std::string, Traffic>& traffic() const { return traffic_; }
   void count_traffic(std::uint64_t sent, std::uint64_t received) {
@@ -306,4 +307,11 @@ namespace ecom::par {
 // Collective: true on every rank if any rank received SIGUSR1/SIGTERM (core/signals.hpp).
 // Test hook: with ECOM_TEST_STOP_PAUSE=S in the environment each call first sleeps S seconds.
 bool stop_requested(Comm& comm);
+
+// Test hook for the failure discipline (tests/e2e/test_rank_failure.sh): with
+// ECOM_TEST_THROW_ON_RANK=R[:POINT] in the environment, rank R throws a non-collective
+// ecom::Error (exit code internal) when it reaches POINT: "start" (the default: the command's
+// start, src/main.cpp) or a stage name passed to Comm::set_stage (e.g. "analyze/kmeans").
+// Without the variable this does nothing.
+void test_throw_point(int rank, const std::string& point);
 }  // namespace ecom::par
