@@ -704,17 +704,18 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
        << ECOM_GIT_REVISION << "\",\n  \"run_time\": \"" << run_time
        << "\",\n  \"ranks\": " << comm.size() << ",\n  \"store\": \"" << json_escape(opts.store)
        << "\",\n  \"counts\": {\"events\": " << n_events << ", \"users\": " << n_users;
-    std::uint64_t rows_read = 0, rows_kept = 0, dups = 0;
+    std::uint64_t rows_read = 0, rows_kept = 0, dups = 0, zero_price = 0;
     std::map<std::string, std::uint64_t> rejects;
     for (const auto& f : manifest) {
       rows_read += f.rows_read;
       rows_kept += f.rows_kept;
       dups += f.duplicates;
+      zero_price += f.zero_price;
       for (const auto& [reason, c] : f.rejects) rejects[reason] += c;
     }
     js << ", \"rows_read\": " << rows_read << ", \"rows_kept\": " << rows_kept
-       << ", \"duplicates\": " << dups << ", \"files\": " << manifest.size()
-       << "},\n  \"rejects\": {";
+       << ", \"duplicates\": " << dups << ", \"zero_price\": " << zero_price
+       << ", \"files\": " << manifest.size() << "},\n  \"rejects\": {";
     bool first = true;
     for (const auto& [reason, c] : rejects) {
       js << (first ? "" : ", ") << "\"" << reason << "\": " << c;
