@@ -35,7 +35,120 @@ double linear_predictor(std::span<const double> coef, const double* z_row) {
   return eta;
 }
 
-// Objective, gradient and Hessian (upper triangle mirrored) at `coef`, summed exactly.
+// Exact, order-independent sums of one Newton pass's `width` terms per row (loss, gradient,
+// Hessian upper triangle: 528 accumulators for 30 features). The same scheme as BinnedSums (one
+// int64 bin per accumulator and binary exponent, the integer mantissa added), tuned for wide
+// rows summed in every Newton iteration: every 1024 rows the bins are flushed into 128-bit
+// integer bins (an integer addition per bin, where BinnedSums flushes each nonzero bin into a
+// par::ExactAccumulator with two ldexp and two long-accumulator additions); touched exponents
+// are tracked in ranges of 32 for all accumulators of a row at once (a register, not a store per
+// term); the buffers are allocated once per fit. Only combine() converts to ExactAccumulator, once
+// per pass. The sums are exact, so they are the same doubles as BinnedSums gives (and the same
+// for any split of the rows over ranks). Exponents >= 1990 and non-finite values go straight to
+// ExactAccumulator::add (which throws on NaN and infinity).
+__extension__ typedef __int128 i128;
+
+class PassSums {
+ public:
+  explicit PassSums(std::size_t width)
+      : width_(width), bins_(kBins * width, 0), wide_(kBins * width, 0), slow_(width) {}
+
+  void clear() {
+    flush();
+    for_ranges(wide_ranges_, [this](std::uint32_t e) {
+      std::fill_n(wide_.begin() + static_cast<std::ptrdiff_t>(e * width_), width_, i128{0});
+    });
+    wide_ranges_ = 0;
+    for (auto& a : slow_) a = par::ExactAccumulator{};
+  }
+
+  std::size_t width() const { return width_; }
+
+  void add_row(const double* xs) {
+    std::int64_t* const bins = bins_.data();
+    const std::size_t w = width_;
+    std::uint64_t ranges = 0;
+    for (std::size_t i = 0; i < w; ++i) {
+      const auto bits = std::bit_cast<std::uint64_t>(xs[i]);
+      const auto e = static_cast<std::uint32_t>(bits >> 52) & 0x7ffu;
+      if (e >= kSlowExponent) [[unlikely]] {
+        slow_[i].add(xs[i]);
+        continue;
+      }
+      auto m = static_cast<std::int64_t>(bits & kMantissaMask);
+      if (e != 0) m |= kHiddenBit;
+      const std::int64_t sign = static_cast<std::int64_t>(bits) >> 63;  // 0 or -1
+      bins[e * w + i] += (m ^ sign) - sign;
+      ranges |= std::uint64_t{1} << (e >> 5);  // 64 ranges of 32 exponents
+    }
+    ranges_ |= ranges;
+    if (++pending_ == kFlushEvery) flush();
+  }
+
+  // The exact sums over all ranks (collective).
+  std::vector<double> combine(par::Comm& comm) {
+    flush();
+    par::ExactVector out(width_);
+    for (std::size_t i = 0; i < width_; ++i) out[i] = slow_[i];
+    for_ranges(wide_ranges_, [this, &out](std::uint32_t e) {
+      // v·2^shift, v split into 42-bit pieces (each an exact double, exactly scaled: the
+      // pieces stay on the subnormal grid 2^-1074 and below 2^1024).
+      const int shift = static_cast<int>(std::max<std::uint32_t>(e, 1)) - 1075;
+      constexpr i128 mask = (i128{1} << 42) - 1;
+      for (std::size_t i = 0; i < width_; ++i) {
+        const i128 v = wide_[e * width_ + i];
+        if (v == 0) continue;
+        const i128 c = v & mask, v1 = v >> 42;
+        const i128 b = v1 & mask, a = v1 >> 42;
+        if (c != 0) out[i].add(std::ldexp(static_cast<double>(c), shift));
+        if (b != 0) out[i].add(std::ldexp(static_cast<double>(b), shift + 42));
+        if (a != 0) out[i].add(std::ldexp(static_cast<double>(a), shift + 84));
+      }
+    });
+    return comm.exact_combine(out).values();
+  }
+
+ private:
+  static constexpr std::uint32_t kBins = 2048;
+  static constexpr std::uint32_t kSlowExponent = 1990;
+  static constexpr std::uint32_t kFlushEvery = 1024;  // 1024·2^53 < 2^63: no int64 overflow
+  static constexpr std::uint64_t kMantissaMask = (std::uint64_t{1} << 52) - 1;
+  static constexpr std::int64_t kHiddenBit = std::int64_t{1} << 52;
+
+  template <class F>
+  static void for_ranges(std::uint64_t ranges, F&& f) {
+    for (; ranges != 0; ranges &= ranges - 1) {
+      const auto r = static_cast<std::uint32_t>(std::countr_zero(ranges));
+      for (std::uint32_t e = r * 32; e < r * 32 + 32; ++e) f(e);
+    }
+  }
+
+  void flush() {
+    for_ranges(ranges_, [this](std::uint32_t e) {
+      std::int64_t* bin = bins_.data() + e * width_;
+      i128* wide = wide_.data() + e * width_;
+      for (std::size_t i = 0; i < width_; ++i) {
+        wide[i] += bin[i];
+        bin[i] = 0;
+      }
+    });
+    wide_ranges_ |= ranges_;
+    ranges_ = 0;
+    pending_ = 0;
+  }
+
+  std::size_t width_;
+  std::vector<std::int64_t> bins_;              // exponent-major: bin (e, i) at e·width + i
+  std::vector<i128> wide_;                      // the same layout
+  std::uint64_t ranges_ = 0, wide_ranges_ = 0;  // touched ranges of 32 exponents
+  std::vector<par::ExactAccumulator> slow_;
+  std::uint32_t pending_ = 0;
+};
+
+std::size_t pass_width(std::size_t m) { return 1 + m + m * (m + 1) / 2; }  // loss, grad, Hessian
+
+// Objective, gradient and Hessian (upper triangle mirrored) at `coef`, summed exactly; only the
+// objective when `sums` has width 1 (grad and hess left empty).
 struct NewtonPass {
   double objective = 0;
   Eigen::VectorXd grad;
@@ -43,18 +156,23 @@ struct NewtonPass {
 };
 
 NewtonPass newton_pass(par::Comm& comm, const RowMatrix& z, std::span<const std::uint8_t> y,
-                       std::span<const double> coef, double l2) {
+                       std::span<const double> coef, double l2, PassSums& sums) {
   const std::size_t m = coef.size();
-  const std::size_t tri = m * (m + 1) / 2;
-  const std::size_t width = 1 + m + tri;  // loss, gradient, Hessian
-  BinnedSums sums(1, width);
+  const bool full = sums.width() != 1;
+  const std::size_t width = full ? pass_width(m) : 1;
+  sums.clear();
   std::vector<double> buf(width), x(m);
   const auto rows = static_cast<std::size_t>(z.rows());
   for (std::size_t i = 0; i < rows; ++i) {
     const double* row = z.data() + i * (m - 1);
     const double eta = linear_predictor(coef, row);
-    const double p = sigmoid(eta);
     const double yi = y[i] ? 1.0 : 0.0;
+    if (!full) {
+      buf[0] = softplus(eta) - yi * eta;
+      sums.add_row(buf.data());
+      continue;
+    }
+    const double p = sigmoid(eta);
     const double w = p * (1.0 - p);
     const double r = p - yi;
     x[0] = 1.0;
@@ -66,9 +184,9 @@ NewtonPass newton_pass(par::Comm& comm, const RowMatrix& z, std::span<const std:
       const double wx = w * x[j];
       for (std::size_t k = j; k < m; ++k) buf[t++] = wx * x[k];
     }
-    sums.add_row(0, buf.data());
+    sums.add_row(buf.data());
   }
-  const std::vector<double> s = comm.exact_combine(sums.to_exact()).values();
+  const std::vector<double> s = sums.combine(comm);
   NewtonPass out;
   const auto mi = static_cast<Eigen::Index>(m);
   out.grad.resize(mi);
@@ -76,6 +194,7 @@ NewtonPass newton_pass(par::Comm& comm, const RowMatrix& z, std::span<const std:
   double penalty = 0;
   for (std::size_t j = 1; j < m; ++j) penalty += coef[j] * coef[j];
   out.objective = s[0] + 0.5 * l2 * penalty;
+  if (!full) return out;
   for (std::size_t j = 0; j < m; ++j)
     out.grad(static_cast<Eigen::Index>(j)) = s[1 + j] + (j > 0 ? l2 * coef[j] : 0.0);
   std::size_t t = 1 + m;
@@ -154,17 +273,21 @@ LogisticFit fit_logistic(par::Comm& comm, const RowMatrix& z, std::span<const st
   LogisticFit fit;
   fit.rows = comm.allreduce_sum(static_cast<std::uint64_t>(z.rows()));
   fit.coef.assign(m, 0.0);
-  NewtonPass at = newton_pass(comm, z, y, fit.coef, l2);
+  PassSums sums(pass_width(m)), loss_only(1);
+  NewtonPass at = newton_pass(comm, z, y, fit.coef, l2, sums);
   std::vector<double> candidate(m);
   for (int it = 1; it <= max_iter; ++it) {
     const Eigen::VectorXd delta = at.hess.ldlt().solve(at.grad);
+    // The last step (converged even at full length, or the last iteration allowed) needs only
+    // the objective at the candidate: its gradient and Hessian would never be used.
+    const bool last = it == max_iter || delta.cwiseAbs().maxCoeff() < tol;
     double step = 1.0;
     NewtonPass next;
     // Step halving keeps the objective from rising (Newton's full step nearly always does).
     for (int half = 0;; ++half) {
       for (std::size_t j = 0; j < m; ++j)
         candidate[j] = fit.coef[j] - step * delta(static_cast<Eigen::Index>(j));
-      next = newton_pass(comm, z, y, candidate, l2);
+      next = newton_pass(comm, z, y, candidate, l2, last ? loss_only : sums);
       if (next.objective <= at.objective || half == 30) break;
       step *= 0.5;
     }
