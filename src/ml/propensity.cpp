@@ -68,19 +68,24 @@ class PassSums {
     std::int64_t* const bins = bins_.data();
     const std::size_t w = width_;
     std::uint64_t ranges = 0;
+    bool slow = false;
+    // No call in this loop (the rare slow values are added after it), so that `ranges` stays in
+    // a register: an OR into memory per term made a loop-carried store-to-load chain.
     for (std::size_t i = 0; i < w; ++i) {
       const auto bits = std::bit_cast<std::uint64_t>(xs[i]);
       const auto e = static_cast<std::uint32_t>(bits >> 52) & 0x7ffu;
-      if (e >= kSlowExponent) [[unlikely]] {
-        slow_[i].add(xs[i]);
-        continue;
-      }
+      const bool big = e >= kSlowExponent;
+      slow = slow || big;
       auto m = static_cast<std::int64_t>(bits & kMantissaMask);
       if (e != 0) m |= kHiddenBit;
       const std::int64_t sign = static_cast<std::int64_t>(bits) >> 63;  // 0 or -1
-      bins[e * w + i] += (m ^ sign) - sign;
+      bins[e * w + i] += big ? 0 : (m ^ sign) - sign;
       ranges |= std::uint64_t{1} << (e >> 5);  // 64 ranges of 32 exponents
     }
+    if (slow) [[unlikely]]
+      for (std::size_t i = 0; i < w; ++i)
+        if (((std::bit_cast<std::uint64_t>(xs[i]) >> 52) & 0x7ffu) >= kSlowExponent)
+          slow_[i].add(xs[i]);
     ranges_ |= ranges;
     if (++pending_ == kFlushEvery) flush();
   }
