@@ -76,8 +76,12 @@ int main(int argc, char** argv) {
   }
 
   try {
-    ecom::Context ctx{comm, ecom::Logger(rank, ecom::parse_log_level(log_level), all_ranks),
-                      ecom::Timers{}, !no_progress, ecom::effective_config(app), ""};
+    ecom::Context ctx{comm,
+                      ecom::Logger(rank, ecom::parse_log_level(log_level), all_ranks),
+                      ecom::Timers{},
+                      !no_progress,
+                      ecom::effective_config(app),
+                      ""};
     std::ostringstream cmd;
     for (int i = 0; i < argc; ++i) cmd << (i ? " " : "") << argv[i];
     ctx.command_line = cmd.str();

@@ -26,7 +26,8 @@ Progress::~Progress() {
 
 std::string Progress::format(const std::string& stage, std::uint64_t done, std::uint64_t total,
                              const std::string& unit, double elapsed_s) {
-  const double pct = total > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0;
+  const double pct =
+      total > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0;
   const double rate = elapsed_s > 0 ? static_cast<double>(done) / elapsed_s : 0.0;
   std::string line = stage + ": " + fixed(pct, 1) + "% (" + human_count(static_cast<double>(done)) +
                      "/" + human_count(static_cast<double>(total)) + " " + unit + ", " +

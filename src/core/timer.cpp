@@ -15,7 +15,8 @@ std::size_t Timers::start(const std::string& name) {
 }
 
 void Timers::stop(std::size_t index) {
-  if (open_.empty() || open_.back().first != index) throw Error("Timers::stop: not the innermost timer");
+  if (open_.empty() || open_.back().first != index)
+    throw Error("Timers::stop: not the innermost timer");
   const auto elapsed = std::chrono::steady_clock::now() - open_.back().second;
   entries_[index].seconds += std::chrono::duration<double>(elapsed).count();
   open_.pop_back();

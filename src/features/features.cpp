@@ -35,9 +35,7 @@ bool is_night(int hour, const FeatureConfig& c) {
 
 }  // namespace
 
-std::vector<std::string> feature_names() {
-  return {kFeatureNames.begin(), kFeatureNames.end()};
-}
+std::vector<std::string> feature_names() { return {kFeatureNames.begin(), kFeatureNames.end()}; }
 
 int feature_index(std::string_view name) {
   for (int i = 0; i < kFeatureCount; ++i)
@@ -47,11 +45,10 @@ int feature_index(std::string_view name) {
 
 std::vector<std::string> default_log1p_features() {
   static constexpr Feature kHeavy[] = {
-      n_events,           n_views,           n_carts,         n_removes,
-      n_purchases,        n_sessions,        active_days,     monetary,
-      distinct_products,  distinct_categories, distinct_brands, avg_basket,
-      max_purchase,       avg_view_price,    events_per_session, session_duration,
-      purchase_frequency};
+      n_events,         n_views,           n_carts,      n_removes,         n_purchases,
+      n_sessions,       active_days,       monetary,     distinct_products, distinct_categories,
+      distinct_brands,  avg_basket,        max_purchase, avg_view_price,    events_per_session,
+      session_duration, purchase_frequency};
   std::vector<std::string> out;
   for (Feature f : kHeavy) out.emplace_back(kFeatureNames[static_cast<std::size_t>(f)]);
   return out;
@@ -212,9 +209,9 @@ FeatureRow compute_user_features(std::span<const Event> ev, const FeatureContext
   f[distinct_categories] = static_cast<double>(distinct_cat);
   f[distinct_brands] = static_cast<double>(sort_unique_count(s.brands));
   f[tenure_days] = static_cast<double>(t_last - t_first) / kSecondsPerDay;
-  f[days_since_last_purchase] =
-      count[3] > 0 ? (end - static_cast<double>(t_last_purchase)) / kSecondsPerDay
-                   : ctx.undefined_days();
+  f[days_since_last_purchase] = count[3] > 0
+                                    ? (end - static_cast<double>(t_last_purchase)) / kSecondsPerDay
+                                    : ctx.undefined_days();
   f[avg_basket] = ratio_or_zero(monetary_sum, static_cast<double>(baskets));
   f[max_purchase] = max_price;
   const double mean_view = ratio_or_zero(view_price_sum, views);
@@ -233,14 +230,13 @@ FeatureRow compute_user_features(std::span<const Event> ev, const FeatureContext
   f[night_share] = static_cast<double>(night) / n;
   f[events_per_session] = n / static_cast<double>(sessions);
   f[session_duration] = static_cast<double>(duration_sum) / static_cast<double>(sessions) / 60.0;
-  const double observed =
-      std::max(static_cast<double>(ctx.window_end - t_first), kSecondsPerDay);
+  const double observed = std::max(static_cast<double>(ctx.window_end - t_first), kSecondsPerDay);
   f[purchase_frequency] =
       static_cast<double>(baskets) * (kDaysPerMonth * kSecondsPerDay) / observed;
-  f[mean_days_between_purchases] =
-      baskets >= 2 ? static_cast<double>(last_basket - first_basket) / kSecondsPerDay /
-                         static_cast<double>(baskets - 1)
-                   : ctx.undefined_days();
+  f[mean_days_between_purchases] = baskets >= 2
+                                       ? static_cast<double>(last_basket - first_basket) /
+                                             kSecondsPerDay / static_cast<double>(baskets - 1)
+                                       : ctx.undefined_days();
   return f;
 }
 
@@ -267,7 +263,8 @@ FeatureTable compute_features(std::span<const Event> events, const FeatureContex
     }
     table.users.push_back(events[i].user);
     const FeatureRow f = compute_user_features(events.subspan(i, j - i), ctx, scratch);
-    std::copy(f.begin(), f.end(), table.values.begin() + static_cast<std::ptrdiff_t>(row * kFeatureCount));
+    std::copy(f.begin(), f.end(),
+              table.values.begin() + static_cast<std::ptrdiff_t>(row * kFeatureCount));
     ++row;
     i = j;
   }

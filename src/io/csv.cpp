@@ -132,7 +132,8 @@ int RowSplitter::split(std::string_view row) {
   while (true) {
     const void* hit = std::memchr(row.data() + start, ',', row.size() - start);
     const std::size_t end =
-        hit == nullptr ? row.size() : static_cast<std::size_t>(static_cast<const char*>(hit) - row.data());
+        hit == nullptr ? row.size()
+                       : static_cast<std::size_t>(static_cast<const char*>(hit) - row.data());
     if (n < kInputColumns) fields_[static_cast<std::size_t>(n)] = row.substr(start, end - start);
     ++n;
     if (hit == nullptr || n > kInputColumns) break;
@@ -185,7 +186,7 @@ int RowSplitter::split_quoted(std::string_view row) {
     if (n < kInputColumns) fields_[static_cast<std::size_t>(n)] = field;
     ++n;
     if (i >= len || n > kInputColumns) break;
-    ++i;  // past the comma
+    ++i;             // past the comma
     if (i == len) {  // a trailing comma: one more, empty field
       if (n < kInputColumns) fields_[static_cast<std::size_t>(n)] = std::string_view();
       ++n;

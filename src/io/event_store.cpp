@@ -103,7 +103,8 @@ AuditRecord read_audit_entry(const h5::Group& g) {
 }
 
 // Writes manifest entries [first, manifest.size()) and the manifest group's attributes.
-void write_manifest(const h5::Group& root, const std::vector<FileManifest>& manifest, std::size_t first) {
+void write_manifest(const h5::Group& root, const std::vector<FileManifest>& manifest,
+                    std::size_t first) {
   h5::Group mg = root.require_group("manifest");
   for (std::size_t i = first; i < manifest.size(); ++i) {
     h5::Group g = root.create_group(manifest_group(i));
@@ -145,8 +146,9 @@ StringTable read_strings(const h5::Group& root) {
     throw InputError("store string table is inconsistent");
   table.reserve(ids.size());
   for (std::size_t i = 0; i < ids.size(); ++i)
-    table.emplace_back(ids[i], std::string(bytes.begin() + static_cast<std::ptrdiff_t>(offsets[i]),
-                                           bytes.begin() + static_cast<std::ptrdiff_t>(offsets[i + 1])));
+    table.emplace_back(ids[i],
+                       std::string(bytes.begin() + static_cast<std::ptrdiff_t>(offsets[i]),
+                                   bytes.begin() + static_cast<std::ptrdiff_t>(offsets[i + 1])));
   return table;
 }
 
@@ -187,8 +189,9 @@ template <class T, class Get>
 void write_column(par::Comm& comm, const h5::Group& g, const char* name,
                   std::span<const Event> events, Get get) {
   // One slice at a time: a whole column would add its size to the ingest's peak memory.
-  h5::write_rows_sliced<T>(comm, g, name, events.size(),
-                           [&](std::uint64_t i) { return get(events[static_cast<std::size_t>(i)]); });
+  h5::write_rows_sliced<T>(comm, g, name, events.size(), [&](std::uint64_t i) {
+    return get(events[static_cast<std::size_t>(i)]);
+  });
 }
 
 // Reads rows [first, first + out.size()) of column `name` into `scratch` (reused across
@@ -200,8 +203,8 @@ void read_column(par::Comm& comm, const h5::Group& g, const char* name, std::uin
   if (ds.cols() != 1) throw InputError("event store column " + std::string(name) + " is not 1-D");
   if (scratch.size() < out.size() * sizeof(T)) scratch.resize(out.size() * sizeof(T));
   auto* column = reinterpret_cast<T*>(scratch.data());  // byte storage: implicit objects
-  h5::detail::read_rows_bytes(&comm, ds, h5::native_type<T>(), sizeof(T), column, first,
-                              out.size(), h5::kMaxRoundBytes);
+  h5::detail::read_rows_bytes(&comm, ds, h5::native_type<T>(), sizeof(T), column, first, out.size(),
+                              h5::kMaxRoundBytes);
   for (std::size_t i = 0; i < out.size(); ++i) set(out[i], column[i]);
 }
 
@@ -227,17 +230,25 @@ std::uint64_t write_partition(par::Comm& comm, const h5::Group& root, int index,
   h5::Group part = root.create_group(partition_group(index));
   part.attrs().set("events", total);
   h5::Group ev = part.create_group("events");
-  write_column<std::uint64_t>(comm, ev, "user", local_events, [](const Event& e) { return e.user; });
-  write_column<std::uint32_t>(comm, ev, "time", local_events, [](const Event& e) { return e.time; });
+  write_column<std::uint64_t>(comm, ev, "user", local_events,
+                              [](const Event& e) { return e.user; });
+  write_column<std::uint32_t>(comm, ev, "time", local_events,
+                              [](const Event& e) { return e.time; });
   write_column<std::uint8_t>(comm, ev, "event_type", local_events,
                              [](const Event& e) { return static_cast<std::uint8_t>(e.type); });
-  write_column<std::uint64_t>(comm, ev, "product_id", local_events, [](const Event& e) { return e.product; });
-  write_column<std::uint64_t>(comm, ev, "category_id", local_events, [](const Event& e) { return e.category_id; });
-  write_column<std::uint64_t>(comm, ev, "category", local_events, [](const Event& e) { return e.category; });
-  write_column<std::uint64_t>(comm, ev, "brand", local_events, [](const Event& e) { return e.brand; });
+  write_column<std::uint64_t>(comm, ev, "product_id", local_events,
+                              [](const Event& e) { return e.product; });
+  write_column<std::uint64_t>(comm, ev, "category_id", local_events,
+                              [](const Event& e) { return e.category_id; });
+  write_column<std::uint64_t>(comm, ev, "category", local_events,
+                              [](const Event& e) { return e.category; });
+  write_column<std::uint64_t>(comm, ev, "brand", local_events,
+                              [](const Event& e) { return e.brand; });
   write_column<double>(comm, ev, "price", local_events, [](const Event& e) { return e.price; });
-  write_column<std::uint64_t>(comm, ev, "session", local_events, [](const Event& e) { return e.session; });
-  ev.attrs().set("event_types", std::vector<std::string>(kEventTypeNames.begin(), kEventTypeNames.end()));
+  write_column<std::uint64_t>(comm, ev, "session", local_events,
+                              [](const Event& e) { return e.session; });
+  ev.attrs().set("event_types",
+                 std::vector<std::string>(kEventTypeNames.begin(), kEventTypeNames.end()));
   ev.close();
   h5::write_rows<std::uint64_t>(comm, part, "vshard_offsets", offsets);
   part.close();
@@ -262,12 +273,14 @@ std::pair<std::uint64_t, std::uint64_t> partition_rows(par::Comm& comm, const h5
 // Collective. This rank's rows [lo, hi) of partition p (its vshards under `vshards` and the
 // communicator's size).
 std::pair<std::uint64_t, std::uint64_t> my_partition_rows(par::Comm& comm, const h5::File& f,
-                                                          const std::string& path, std::uint32_t vshards,
-                                                          int partitions, int p) {
+                                                          const std::string& path,
+                                                          std::uint32_t vshards, int partitions,
+                                                          int p) {
   if (p < 0 || p >= partitions)
     throw Error("event store " + path + ": no partition " + std::to_string(p));
   const par::VShardMap map(vshards, comm.size());
-  return partition_rows(comm, f, path, p, vshards, map.first_vshard(comm.rank()), map.end_vshard(comm.rank()));
+  return partition_rows(comm, f, path, p, vshards, map.first_vshard(comm.rank()),
+                        map.end_vshard(comm.rank()));
 }
 
 // Collective. Reads rows [lo, lo + out.size()) of partition p into `out`.
@@ -275,19 +288,27 @@ void read_partition_rows(par::Comm& comm, const h5::File& f, const std::string& 
                          std::uint64_t lo, std::span<Event> out, std::vector<std::byte>& scratch) {
   h5::Group part = f.root().open_group(partition_group(p));
   h5::Group g = part.open_group("events");
-  read_column<std::uint64_t>(comm, g, "user", lo, out, scratch, [](Event& e, std::uint64_t v) { e.user = v; });
-  read_column<std::uint32_t>(comm, g, "time", lo, out, scratch, [](Event& e, std::uint32_t v) { e.time = v; });
+  read_column<std::uint64_t>(comm, g, "user", lo, out, scratch,
+                             [](Event& e, std::uint64_t v) { e.user = v; });
+  read_column<std::uint32_t>(comm, g, "time", lo, out, scratch,
+                             [](Event& e, std::uint32_t v) { e.time = v; });
   std::string bad;
-  read_column<std::uint8_t>(comm, g, "event_type", lo, out, scratch, [&bad](Event& e, std::uint8_t v) {
-    if (v >= kEventTypes) bad = "bad event type " + std::to_string(v);
-    e.type = static_cast<EventType>(v);
-  });
-  read_column<std::uint64_t>(comm, g, "product_id", lo, out, scratch, [](Event& e, std::uint64_t v) { e.product = v; });
-  read_column<std::uint64_t>(comm, g, "category_id", lo, out, scratch, [](Event& e, std::uint64_t v) { e.category_id = v; });
-  read_column<std::uint64_t>(comm, g, "category", lo, out, scratch, [](Event& e, std::uint64_t v) { e.category = v; });
-  read_column<std::uint64_t>(comm, g, "brand", lo, out, scratch, [](Event& e, std::uint64_t v) { e.brand = v; });
+  read_column<std::uint8_t>(comm, g, "event_type", lo, out, scratch,
+                            [&bad](Event& e, std::uint8_t v) {
+                              if (v >= kEventTypes) bad = "bad event type " + std::to_string(v);
+                              e.type = static_cast<EventType>(v);
+                            });
+  read_column<std::uint64_t>(comm, g, "product_id", lo, out, scratch,
+                             [](Event& e, std::uint64_t v) { e.product = v; });
+  read_column<std::uint64_t>(comm, g, "category_id", lo, out, scratch,
+                             [](Event& e, std::uint64_t v) { e.category_id = v; });
+  read_column<std::uint64_t>(comm, g, "category", lo, out, scratch,
+                             [](Event& e, std::uint64_t v) { e.category = v; });
+  read_column<std::uint64_t>(comm, g, "brand", lo, out, scratch,
+                             [](Event& e, std::uint64_t v) { e.brand = v; });
   read_column<double>(comm, g, "price", lo, out, scratch, [](Event& e, double v) { e.price = v; });
-  read_column<std::uint64_t>(comm, g, "session", lo, out, scratch, [](Event& e, std::uint64_t v) { e.session = v; });
+  read_column<std::uint64_t>(comm, g, "session", lo, out, scratch,
+                             [](Event& e, std::uint64_t v) { e.session = v; });
   if (!bad.empty())
     throw InputError("event store " + path + ", partition " + std::to_string(p) + ": " + bad);
 }
@@ -328,8 +349,8 @@ EventStore EventStore::open(par::Comm& comm, const std::string& path) {
     h5::File f = h5::File::open(comm, path, false);
     const auto a = f.root().attrs();
     if (!a.has("format") || a.get_string("format") != kStoreFormat)
-      error = "not an event store (no format attribute \"" + std::string(kStoreFormat) +
-              "\"): " + path;
+      error =
+          "not an event store (no format attribute \"" + std::string(kStoreFormat) + "\"): " + path;
     else if (const int v = a.get<std::int32_t>("schema_version"); v != kStoreSchemaVersion)
       error = "event store " + path + " has schema version " + std::to_string(v) +
               "; this ecom reads version " + std::to_string(kStoreSchemaVersion);
@@ -344,7 +365,9 @@ EventStore EventStore::open(par::Comm& comm, const std::string& path) {
       for (std::uint64_t i = 0; i < files; ++i)
         store.manifest_.push_back(read_manifest_entry(root.open_group(manifest_group(i))));
       const std::uint64_t audits =
-          root.exists("manifest/audit") ? root.open_group("manifest/audit").attrs().get<std::uint64_t>("records") : 0;
+          root.exists("manifest/audit")
+              ? root.open_group("manifest/audit").attrs().get<std::uint64_t>("records")
+              : 0;
       for (std::uint64_t i = 0; i < audits; ++i)
         store.audit_.push_back(read_audit_entry(root.open_group(audit_group(i))));
       store.strings_ = read_strings(root);
@@ -392,9 +415,9 @@ int EventStore::append_partition(par::Comm& comm, const std::string& path, std::
   for (std::size_t i = 0; i < local_events.size() && error.empty(); ++i) {
     const std::uint32_t v = map.vshard_of(local_events[i].user);
     if (v < first || v >= end)
-      error = "append_partition: rank " + std::to_string(comm.rank()) + " holds an event of vshard " +
-              std::to_string(v) + " outside its range [" + std::to_string(first) + ", " +
-              std::to_string(end) + ")";
+      error = "append_partition: rank " + std::to_string(comm.rank()) +
+              " holds an event of vshard " + std::to_string(v) + " outside its range [" +
+              std::to_string(first) + ", " + std::to_string(end) + ")";
     else if (i > 0 && event_less(local_events[i], local_events[i - 1]))
       error = "append_partition: rank " + std::to_string(comm.rank()) +
               " events not sorted at row " + std::to_string(i);
@@ -441,7 +464,7 @@ std::vector<Event> EventStore::read_vshards(par::Comm& comm, std::uint32_t first
     throw Error("read_vshards: bad range [" + std::to_string(first) + ", " + std::to_string(end) +
                 ") of " + std::to_string(vshards_) + " vshards");
   std::vector<Event> events;
-  std::vector<std::byte> scratch;  // one column at a time
+  std::vector<std::byte> scratch;      // one column at a time
   std::vector<std::size_t> bounds{0};  // partition p is events[bounds[p], bounds[p+1])
   h5::File f = h5::File::open(comm, path_, false);
   // Row ranges of every partition first, so the events are allocated once.
@@ -455,9 +478,11 @@ std::vector<Event> EventStore::read_vshards(par::Comm& comm, std::uint32_t first
   }
   events.resize(total);
   for (int p = 0; p < partitions_; ++p) {
-    const std::uint64_t lo = row_lo[static_cast<std::size_t>(p)], hi = row_hi[static_cast<std::size_t>(p)];
+    const std::uint64_t lo = row_lo[static_cast<std::size_t>(p)],
+                        hi = row_hi[static_cast<std::size_t>(p)];
     const std::size_t at = bounds.back();
-    read_partition_rows(comm, f, path_, p, lo, std::span<Event>(events.data() + at, hi - lo), scratch);
+    read_partition_rows(comm, f, path_, p, lo, std::span<Event>(events.data() + at, hi - lo),
+                        scratch);
     bounds.push_back(at + (hi - lo));
   }
   f.close();
@@ -506,8 +531,8 @@ std::uint64_t EventStore::rewrite(par::Comm& comm, const std::string& path,
                                   const AuditRecord& record) {
   const EventStore old = open(comm, path);
   if (keep_partition.size() != static_cast<std::size_t>(old.partitions_))
-    throw Error("rewrite: keep_partition has " + std::to_string(keep_partition.size()) + " entries for " +
-                std::to_string(old.partitions_) + " partitions");
+    throw Error("rewrite: keep_partition has " + std::to_string(keep_partition.size()) +
+                " entries for " + std::to_string(old.partitions_) + " partitions");
   const par::VShardMap map(old.vshards_, comm.size());
   const std::string tmp = path + ".tmp";
   std::uint64_t kept_total = 0, erased_local = 0, dropped = 0;

@@ -10,7 +10,8 @@
 namespace ecom::io {
 
 void Quarantine::add(std::uint32_t file, std::uint64_t line, Reason reason, std::string_view row) {
-  entries_.push_back(Entry{file, reason, line, rows_.size(), static_cast<std::uint32_t>(row.size())});
+  entries_.push_back(
+      Entry{file, reason, line, rows_.size(), static_cast<std::uint32_t>(row.size())});
   rows_.append(row);
 }
 
@@ -23,12 +24,14 @@ std::string default_quarantine_path(const std::string& store_path) {
 }
 
 namespace {
-template <class T> void put(std::string& out, T v) {
+template <class T>
+void put(std::string& out, T v) {
   char b[sizeof(T)];
   std::memcpy(b, &v, sizeof(T));
   out.append(b, sizeof(T));
 }
-template <class T> T get(const char* p) {
+template <class T>
+T get(const char* p) {
   T v;
   std::memcpy(&v, p, sizeof(T));
   return v;
@@ -92,9 +95,8 @@ void Quarantine::write(par::Comm& comm, const std::string& path,
       packed += line;
       counts[dest] += packed.size() - before;
     }
-    const std::vector<char> received =
-        comm.exchange_grouped<char>(std::span<const char>(packed.data(), packed.size()), counts,
-                                    budget_bytes);
+    const std::vector<char> received = comm.exchange_grouped<char>(
+        std::span<const char>(packed.data(), packed.size()), counts, budget_bytes);
     struct Piece {
       std::uint64_t index, offset, bytes;
     };

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <sstream>
@@ -156,8 +156,8 @@ inline void store2(double* p, v2d v) { std::memcpy(p, &v, sizeof v); }
 // the same operations.
 template <int D>
 void nearest_by_columns(const double* xcol, std::size_t ld, std::size_t count, int d_runtime,
-                        const double* centroids, const double* cnorm, int k,
-                        std::int32_t* labels, double* best_out) {
+                        const double* centroids, const double* cnorm, int k, std::int32_t* labels,
+                        double* best_out) {
   const int d = D > 0 ? D : d_runtime;
   std::size_t i = 0;
   if constexpr (D > 0) {
@@ -205,7 +205,9 @@ void nearest_by_columns(const double* xcol, std::size_t ld, std::size_t count, i
   }
   for (; i + 2 <= count; i += 2) {
     v2d x[D > 0 ? D : 1];
-    auto xj = [&](int j) { return D > 0 ? x[j] : load2(xcol + static_cast<std::size_t>(j) * ld + i); };
+    auto xj = [&](int j) {
+      return D > 0 ? x[j] : load2(xcol + static_cast<std::size_t>(j) * ld + i);
+    };
     if constexpr (D > 0)
       for (int j = 0; j < D; ++j) x[j] = load2(xcol + static_cast<std::size_t>(j) * ld + i);
     v2d xn = xj(0) * xj(0);
@@ -254,19 +256,32 @@ using ColumnKernel = void (*)(const double*, std::size_t, std::size_t, int, cons
                               const double*, int, std::int32_t*, double*);
 ColumnKernel column_kernel(Eigen::Index d) {
   switch (d) {
-    case 1: return nearest_by_columns<1>;
-    case 2: return nearest_by_columns<2>;
-    case 3: return nearest_by_columns<3>;
-    case 4: return nearest_by_columns<4>;
-    case 5: return nearest_by_columns<5>;
-    case 6: return nearest_by_columns<6>;
-    case 7: return nearest_by_columns<7>;
-    case 8: return nearest_by_columns<8>;
-    case 9: return nearest_by_columns<9>;
-    case 10: return nearest_by_columns<10>;
-    case 11: return nearest_by_columns<11>;
-    case 12: return nearest_by_columns<12>;
-    default: return nearest_by_columns<0>;
+    case 1:
+      return nearest_by_columns<1>;
+    case 2:
+      return nearest_by_columns<2>;
+    case 3:
+      return nearest_by_columns<3>;
+    case 4:
+      return nearest_by_columns<4>;
+    case 5:
+      return nearest_by_columns<5>;
+    case 6:
+      return nearest_by_columns<6>;
+    case 7:
+      return nearest_by_columns<7>;
+    case 8:
+      return nearest_by_columns<8>;
+    case 9:
+      return nearest_by_columns<9>;
+    case 10:
+      return nearest_by_columns<10>;
+    case 11:
+      return nearest_by_columns<11>;
+    case 12:
+      return nearest_by_columns<12>;
+    default:
+      return nearest_by_columns<0>;
   }
 }
 
@@ -356,8 +371,8 @@ RowMatrix weighted_kmeanspp(const RowMatrix& points, std::span<const double> wei
     centers.row(i) = points.row(j);
     chosen[static_cast<std::size_t>(j)] = 1;
     for (Eigen::Index q = 0; q < m; ++q)
-      d2[static_cast<std::size_t>(q)] =
-          std::min(d2[static_cast<std::size_t>(q)], squared_distance(&points(q, 0), &centers(i, 0), d));
+      d2[static_cast<std::size_t>(q)] = std::min(
+          d2[static_cast<std::size_t>(q)], squared_distance(&points(q, 0), &centers(i, 0), d));
   }
   // Weighted Lloyd on the candidates (plain sums in candidate order: identical on every rank).
   auto assign = [&](std::vector<int>& a) {
@@ -399,8 +414,9 @@ RowMatrix weighted_kmeanspp(const RowMatrix& points, std::span<const double> wei
     for (int c = 0; c < k; ++c)
       if (wsum[static_cast<std::size_t>(c)] > 0)
         for (Eigen::Index j = 0; j < d; ++j)
-          centers(c, j) = exact_mean(sums[static_cast<std::size_t>(c) * du + static_cast<std::size_t>(j)],
-                                     wsum[static_cast<std::size_t>(c)]);
+          centers(c, j) =
+              exact_mean(sums[static_cast<std::size_t>(c) * du + static_cast<std::size_t>(j)],
+                         wsum[static_cast<std::size_t>(c)]);
     if (!assign(a)) break;
   }
   return centers;
@@ -453,8 +469,7 @@ void assign_all(par::Comm& comm, const RowMatrix& scores, const RowMatrix& centr
 
 RowMatrix kmeans_parallel_init(par::Comm& comm, const RowMatrix& scores,
                                std::span<const std::uint64_t> user_ids,
-                               const KMeansOptions& options, std::uint64_t seed,
-                               int* candidates) {
+                               const KMeansOptions& options, std::uint64_t seed, int* candidates) {
   const Shape shape = check_input(comm, scores, user_ids);
   const Eigen::Index d = shape.d;
   const int k = options.k;
@@ -491,7 +506,8 @@ RowMatrix kmeans_parallel_init(par::Comm& comm, const RowMatrix& scores,
       if (par::uniform(seed, par::Purpose::kmeans_init, user_ids[i],
                        static_cast<std::uint32_t>(t)) < p) {
         new_ids.push_back(user_ids[i]);
-        for (Eigen::Index j = 0; j < d; ++j) new_rows.push_back(scores(static_cast<Eigen::Index>(i), j));
+        for (Eigen::Index j = 0; j < d; ++j)
+          new_rows.push_back(scores(static_cast<Eigen::Index>(i), j));
       }
     }
     // Rank order is user-id order, so the gathered candidates are ordered by user id.
@@ -510,10 +526,12 @@ RowMatrix kmeans_parallel_init(par::Comm& comm, const RowMatrix& scores,
     const std::size_t want = static_cast<std::size_t>(k) + cand_ids.size();
     Picked more = select_smallest(comm, scores, d, proposals, want);
     std::unordered_set<std::uint64_t> have(cand_ids.begin(), cand_ids.end());
-    for (std::size_t q = 0; q < more.users.size() && cand_ids.size() < static_cast<std::size_t>(k); ++q) {
+    for (std::size_t q = 0; q < more.users.size() && cand_ids.size() < static_cast<std::size_t>(k);
+         ++q) {
       if (have.count(more.users[q].uid)) continue;
       cand_ids.push_back(more.users[q].uid);
-      for (Eigen::Index j = 0; j < d; ++j) cand_rows.push_back(more.rows(static_cast<Eigen::Index>(q), j));
+      for (Eigen::Index j = 0; j < d; ++j)
+        cand_rows.push_back(more.rows(static_cast<Eigen::Index>(q), j));
     }
   }
   const auto m = static_cast<Eigen::Index>(cand_ids.size());
@@ -554,7 +572,7 @@ KMeansResult lloyd(par::Comm& comm, const RowMatrix& scores,
   BinnedSums sums(ku, du);
   std::vector<std::int64_t> local_counts(ku, 0), counts(ku);
   std::fill(labels.begin(), labels.end(), -1);  // -1: not yet in any cluster's sums
-  constexpr std::size_t kChunk = 4096;  // assign then update while the chunk is in cache
+  constexpr std::size_t kChunk = 4096;          // assign then update while the chunk is in cache
   std::vector<std::int32_t> fresh(std::min(kChunk, n));
   std::vector<double> negated(du);
   const double tol2 = options.tol * options.tol;
@@ -603,7 +621,8 @@ KMeansResult lloyd(par::Comm& comm, const RowMatrix& scores,
         if (next == picked.users.size()) break;
         const auto old = static_cast<std::size_t>(picked.users[next].label);
         for (std::size_t j = 0; j < du; ++j) {
-          const double x = picked.rows(static_cast<Eigen::Index>(next), static_cast<Eigen::Index>(j));
+          const double x =
+              picked.rows(static_cast<Eigen::Index>(next), static_cast<Eigen::Index>(j));
           total[old * du + j].add(-x);
           total[c * du + j] = par::ExactAccumulator{};
           total[c * du + j].add(x);
@@ -622,7 +641,8 @@ KMeansResult lloyd(par::Comm& comm, const RowMatrix& scores,
       double shift2 = 0;
       for (std::size_t j = 0; j < du; ++j) {
         const double v = exact_mean(total[c * du + j], cnt);
-        const double delta = v - res.centroids(static_cast<Eigen::Index>(c), static_cast<Eigen::Index>(j));
+        const double delta =
+            v - res.centroids(static_cast<Eigen::Index>(c), static_cast<Eigen::Index>(j));
         shift2 += delta * delta;
         res.centroids(static_cast<Eigen::Index>(c), static_cast<Eigen::Index>(j)) = v;
       }
@@ -649,8 +669,9 @@ KMeansResult kmeans(par::Comm& comm, const RowMatrix& scores,
   KMeansResult best;
   for (int r = 0; r < options.n_init; ++r) {
     const std::uint64_t s =
-        r == 0 ? seed : derive_seed(seed, static_cast<std::uint32_t>(par::Purpose::kmeans_init),
-                                    static_cast<std::uint64_t>(r));
+        r == 0 ? seed
+               : derive_seed(seed, static_cast<std::uint32_t>(par::Purpose::kmeans_init),
+                             static_cast<std::uint64_t>(r));
     const auto t0 = Clock::now();
     int cands = 0;
     RowMatrix init = kmeans_parallel_init(comm, scores, user_ids, options, s, &cands);

@@ -63,8 +63,10 @@ Contingency contingency(std::span<const std::int32_t> a, std::span<const std::in
   t.counts.assign(static_cast<std::size_t>(ka) * static_cast<std::size_t>(kb), 0);
   for (std::size_t i = 0; i < a.size(); ++i) {
     if (!mask.empty() && !mask[i]) continue;
-    if (a[i] < 0 || a[i] >= ka || b[i] < 0 || b[i] >= kb) throw Error("contingency: label out of range");
-    ++t.counts[static_cast<std::size_t>(a[i]) * static_cast<std::size_t>(kb) + static_cast<std::size_t>(b[i])];
+    if (a[i] < 0 || a[i] >= ka || b[i] < 0 || b[i] >= kb)
+      throw Error("contingency: label out of range");
+    ++t.counts[static_cast<std::size_t>(a[i]) * static_cast<std::size_t>(kb) +
+               static_cast<std::size_t>(b[i])];
   }
   return t;
 }

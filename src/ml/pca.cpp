@@ -28,8 +28,7 @@ Moments exact_moments(par::Comm& comm, const RowMatrix& x) {
   const long long my_cols = x.rows() > 0 ? static_cast<long long>(x.cols()) : -1;
   const long long cols = comm.allreduce_max(my_cols);
   std::string local_error;
-  if (x.rows() > 0 && my_cols != cols)
-    local_error = "pca: ranks disagree on the number of columns";
+  if (x.rows() > 0 && my_cols != cols) local_error = "pca: ranks disagree on the number of columns";
   for (Eigen::Index i = 0; i < x.rows() && local_error.empty(); ++i)
     for (Eigen::Index j = 0; j < x.cols(); ++j)
       if (!std::isfinite(x(i, j))) {

@@ -14,14 +14,13 @@ constexpr std::int64_t kMask = 0xffffffffLL;
 }  // namespace
 
 void ExactAccumulator::add(double x) {
-  if (!std::isfinite(x))
-    throw Error("exact sum: non-finite term (" + std::to_string(x) + ")");
+  if (!std::isfinite(x)) throw Error("exact sum: non-finite term (" + std::to_string(x) + ")");
   if (x == 0.0) return;
   int e = 0;
-  const double f = std::frexp(std::fabs(x), &e);  // |x| = f * 2^e, f in [0.5, 1)
+  const double f = std::frexp(std::fabs(x), &e);           // |x| = f * 2^e, f in [0.5, 1)
   auto m = static_cast<std::uint64_t>(std::ldexp(f, 53));  // exact: 53-bit integer
-  int pos = e - 53 + kOffsetBits;                           // weight of m's bit 0 is 2^(pos-1074)
-  if (pos < 0) {  // subnormal: the low bits of m are zero
+  int pos = e - 53 + kOffsetBits;                          // weight of m's bit 0 is 2^(pos-1074)
+  if (pos < 0) {                                           // subnormal: the low bits of m are zero
     m >>= -pos;
     pos = 0;
   }
@@ -69,7 +68,8 @@ std::array<std::int64_t, ExactAccumulator::kLimbs> ExactAccumulator::normalized(
 ExactAccumulator ExactAccumulator::from_limbs(std::span<const std::int64_t> limbs) {
   if (limbs.size() != static_cast<std::size_t>(kLimbs)) throw Error("exact sum: bad limb count");
   ExactAccumulator a;
-  for (int i = 0; i < kLimbs; ++i) a.limbs_[static_cast<std::size_t>(i)] = limbs[static_cast<std::size_t>(i)];
+  for (int i = 0; i < kLimbs; ++i)
+    a.limbs_[static_cast<std::size_t>(i)] = limbs[static_cast<std::size_t>(i)];
   a.carry();
   return a;
 }
@@ -85,14 +85,16 @@ double ExactAccumulator::value() const {
   bool negative = a[kLimbs - 1] < 0;
   if (negative) {
     ExactAccumulator neg;
-    for (int i = 0; i < kLimbs; ++i) neg.limbs_[static_cast<std::size_t>(i)] = -a[static_cast<std::size_t>(i)];
+    for (int i = 0; i < kLimbs; ++i)
+      neg.limbs_[static_cast<std::size_t>(i)] = -a[static_cast<std::size_t>(i)];
     a = neg.normalized();
   }
   int top = kLimbs - 1;
   while (top >= 0 && a[static_cast<std::size_t>(top)] == 0) --top;
   if (top < 0) return 0.0;
   auto limb = [&](int i) -> u128 {
-    return i < 0 ? 0 : static_cast<u128>(static_cast<std::uint64_t>(a[static_cast<std::size_t>(i)]));
+    return i < 0 ? 0
+                 : static_cast<u128>(static_cast<std::uint64_t>(a[static_cast<std::size_t>(i)]));
   };
   u128 hi = (limb(top) << 64) | (limb(top - 1) << 32) | limb(top - 2);
   bool sticky = false;

@@ -63,9 +63,8 @@ void write_ordered(Comm& comm, const std::string& path, std::string_view local,
     for (std::uint64_t r = 0; r < rounds; ++r) {
       const std::uint64_t lo = std::min(mine, r * kPiece);
       const std::uint64_t len = std::min(kPiece, mine - lo);
-      check(MPI_File_write_at_all(f.get(), static_cast<MPI_Offset>(offset + lo),
-                                  local.data() + lo, static_cast<int>(len), MPI_BYTE,
-                                  MPI_STATUS_IGNORE),
+      check(MPI_File_write_at_all(f.get(), static_cast<MPI_Offset>(offset + lo), local.data() + lo,
+                                  static_cast<int>(len), MPI_BYTE, MPI_STATUS_IGNORE),
             "MPI_File_write_at_all");
     }
     comm.count_traffic(mine, 0);

@@ -44,15 +44,16 @@ double uniform(std::uint64_t seed, Purpose purpose, std::uint64_t id, std::uint3
 
 double normal(std::uint64_t seed, Purpose purpose, std::uint64_t id, std::uint32_t counter) {
   const auto b = block(seed, purpose, id, counter);
-  const double u1 = (static_cast<double>(((static_cast<std::uint64_t>(b[1]) << 32) | b[0]) >> 11) + 1.0) * 0x1.0p-53;  // (0,1]
+  const double u1 =
+      (static_cast<double>(((static_cast<std::uint64_t>(b[1]) << 32) | b[0]) >> 11) + 1.0) *
+      0x1.0p-53;  // (0,1]
   const double u2 = to_unit((static_cast<std::uint64_t>(b[3]) << 32) | b[2]);
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
 }
 
 std::uint64_t uniform_index(std::uint64_t seed, Purpose purpose, std::uint64_t id,
                             std::uint32_t counter, std::uint64_t n) {
-  const u128 prod =
-      static_cast<u128>(random_bits(seed, purpose, id, counter)) * n;
+  const u128 prod = static_cast<u128>(random_bits(seed, purpose, id, counter)) * n;
   return static_cast<std::uint64_t>(prod >> 64);
 }
 

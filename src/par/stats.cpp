@@ -75,8 +75,9 @@ std::vector<StageStat> reduce_timers(Comm& comm, const Timers& timers) {
 
 void log_stage_stats(const Logger& log, const std::vector<StageStat>& stats) {
   for (const auto& s : stats) {
-    std::string line = "time " + s.path + ": min " + fixed(s.min, 3) + " s, avg " + fixed(s.avg, 3) +
-                       " s, max " + fixed(s.max, 3) + " s, imbalance " + fixed(100 * s.imbalance, 1) + "%";
+    std::string line = "time " + s.path + ": min " + fixed(s.min, 3) + " s, avg " +
+                       fixed(s.avg, 3) + " s, max " + fixed(s.max, 3) + " s, imbalance " +
+                       fixed(100 * s.imbalance, 1) + "%";
     if (s.items > 0 && s.max > 0)
       line += ", " + human_count(static_cast<double>(s.items) / s.max) + " " + s.unit + "/s";
     log.info(line);

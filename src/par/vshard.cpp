@@ -14,14 +14,16 @@ VShardMap::VShardMap(std::uint32_t vshards, int ranks) : v_(vshards), p_(ranks) 
 }
 
 std::uint32_t VShardMap::first_vshard(int rank) const {
-  return static_cast<std::uint32_t>(static_cast<std::uint64_t>(rank) * v_ / static_cast<std::uint64_t>(p_));
+  return static_cast<std::uint32_t>(static_cast<std::uint64_t>(rank) * v_ /
+                                    static_cast<std::uint64_t>(p_));
 }
 
 std::uint32_t VShardMap::end_vshard(int rank) const { return first_vshard(rank + 1); }
 
 int VShardMap::owner_of_vshard(std::uint32_t vshard) const {
   // The r with floor(r*V/P) <= v < floor((r+1)*V/P) is floor(((v+1)*P - 1) / V).
-  return static_cast<int>(((static_cast<std::uint64_t>(vshard) + 1) * static_cast<std::uint64_t>(p_) - 1) / v_);
+  return static_cast<int>(
+      ((static_cast<std::uint64_t>(vshard) + 1) * static_cast<std::uint64_t>(p_) - 1) / v_);
 }
 
 std::uint64_t VShardMap::first_hash(std::uint32_t vshard, std::uint32_t vshards) {

@@ -29,7 +29,7 @@ constexpr std::int64_t kSecondsPerDay = 86400;
 
 // The reject reasons of the ingest, in the order rejects.csv lists them.
 const std::vector<std::string> kRejectReasons = {
-    "field_count", "bad_time",        "unknown_event_type", "bad_user_id", "bad_product_id",
+    "field_count",     "bad_time",    "unknown_event_type", "bad_user_id",  "bad_product_id",
     "bad_category_id", "bad_session", "bad_price",          "out_of_window"};
 
 std::string csv_field(const std::string& s) {
@@ -46,7 +46,8 @@ std::string csv_field(const std::string& s) {
 // (P * 2^32 < 2^64), then carried.
 u128 allreduce_u128(par::Comm& comm, u128 v) {
   std::array<std::uint64_t, 4> limbs{};
-  for (int i = 0; i < 4; ++i) limbs[static_cast<std::size_t>(i)] = static_cast<std::uint64_t>(v >> (32 * i)) & 0xffffffffULL;
+  for (int i = 0; i < 4; ++i)
+    limbs[static_cast<std::size_t>(i)] = static_cast<std::uint64_t>(v >> (32 * i)) & 0xffffffffULL;
   comm.allreduce_sum(std::span<std::uint64_t>(limbs));
   u128 out = 0;
   for (int i = 3; i >= 0; --i) out = (out << 32) + limbs[static_cast<std::size_t>(i)];
@@ -59,7 +60,8 @@ double ratio(std::uint64_t num, std::uint64_t den) {
 
 double ratio128(u128 num, std::uint64_t den) {
   if (den == 0) return kNaN;
-  if (num < (u128{1} << 53)) return static_cast<double>(static_cast<std::uint64_t>(num)) / static_cast<double>(den);
+  if (num < (u128{1} << 53))
+    return static_cast<double>(static_cast<std::uint64_t>(num)) / static_cast<double>(den);
   return static_cast<double>(static_cast<long double>(num) / static_cast<long double>(den));
 }
 
@@ -67,8 +69,8 @@ double ratio128(u128 num, std::uint64_t den) {
 struct QuantileQuery {
   std::uint64_t num, den;
 };
-std::vector<double> quantiles(par::Comm& comm, std::span<const std::uint64_t> values, std::uint64_t n,
-                              const std::vector<QuantileQuery>& qs) {
+std::vector<double> quantiles(par::Comm& comm, std::span<const std::uint64_t> values,
+                              std::uint64_t n, const std::vector<QuantileQuery>& qs) {
   std::vector<double> out(qs.size(), kNaN);
   if (n == 0) return out;
   std::vector<QuantilePoint> points;
@@ -162,14 +164,15 @@ std::vector<std::uint64_t> distinct_counts(par::Comm& comm, const std::vector<Id
 Table& Table::add(std::string column, Values values) {
   const std::size_t n = std::visit([](const auto& v) { return v.size(); }, values);
   if (!columns_.empty() && n != rows())
-    throw Error("Table " + name_ + ": column " + column + " has " + std::to_string(n) + " rows, not " +
-                std::to_string(rows()));
+    throw Error("Table " + name_ + ": column " + column + " has " + std::to_string(n) +
+                " rows, not " + std::to_string(rows()));
   columns_.push_back({std::move(column), std::move(values)});
   return *this;
 }
 
 std::size_t Table::rows() const {
-  return columns_.empty() ? 0 : std::visit([](const auto& v) { return v.size(); }, columns_[0].values);
+  return columns_.empty() ? 0
+                          : std::visit([](const auto& v) { return v.size(); }, columns_[0].values);
 }
 
 std::string Table::format(double v) {
@@ -182,7 +185,8 @@ std::string Table::format(double v) {
 
 std::string Table::csv() const {
   std::string out;
-  for (std::size_t c = 0; c < columns_.size(); ++c) out += (c ? "," : "") + csv_field(columns_[c].name);
+  for (std::size_t c = 0; c < columns_.size(); ++c)
+    out += (c ? "," : "") + csv_field(columns_[c].name);
   out += '\n';
   for (std::size_t r = 0; r < rows(); ++r) {
     for (std::size_t c = 0; c < columns_.size(); ++c) {
@@ -190,9 +194,12 @@ std::string Table::csv() const {
       std::visit(
           [&](const auto& v) {
             using V = std::decay_t<decltype(v)>;
-            if constexpr (std::is_same_v<V, std::vector<std::string>>) out += csv_field(v[r]);
-            else if constexpr (std::is_same_v<V, std::vector<double>>) out += format(v[r]);
-            else out += std::to_string(v[r]);
+            if constexpr (std::is_same_v<V, std::vector<std::string>>)
+              out += csv_field(v[r]);
+            else if constexpr (std::is_same_v<V, std::vector<double>>)
+              out += format(v[r]);
+            else
+              out += std::to_string(v[r]);
           },
           columns_[c].values);
     }
@@ -261,7 +268,8 @@ std::vector<std::uint64_t> order_statistics(par::Comm& comm, std::span<const std
                                             std::span<const std::uint64_t> ks) {
   const std::uint64_t n = comm.allreduce_sum<std::uint64_t>(values.size());
   for (auto k : ks)
-    if (k >= n) throw Error("order_statistics: k = " + std::to_string(k) + " of " + std::to_string(n));
+    if (k >= n)
+      throw Error("order_statistics: k = " + std::to_string(k) + " of " + std::to_string(n));
   std::uint64_t local_max = 0;
   for (auto v : values) local_max = std::max(local_max, v);
   const std::uint64_t max = comm.allreduce_max(local_max);
@@ -271,7 +279,9 @@ std::vector<std::uint64_t> order_statistics(par::Comm& comm, std::span<const std
   std::vector<std::uint64_t> prefix(ks.size(), 0), rank(ks.begin(), ks.end());
   for (int pass = 0; pass < passes; ++pass) {
     const int shift = 16 * (passes - 1 - pass);
-    auto high = [shift](std::uint64_t v) { return shift + 16 >= 64 ? std::uint64_t{0} : v >> (shift + 16); };
+    auto high = [shift](std::uint64_t v) {
+      return shift + 16 >= 64 ? std::uint64_t{0} : v >> (shift + 16);
+    };
     std::vector<std::uint64_t> prefixes = prefix;
     std::sort(prefixes.begin(), prefixes.end());
     prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
@@ -304,7 +314,8 @@ Profile compute_profile(par::Comm& comm, std::span<const Event> my_events,
   // From the manifest (identical on every rank).
   for (const auto& m : manifest) {
     pr.rows_read += m.rows_read;
-    for (int c = 0; c < io::kInputColumns; ++c) pr.missing[static_cast<std::size_t>(c)] += m.missing[static_cast<std::size_t>(c)];
+    for (int c = 0; c < io::kInputColumns; ++c)
+      pr.missing[static_cast<std::size_t>(c)] += m.missing[static_cast<std::size_t>(c)];
     for (const auto& [reason, count] : m.rejects) pr.rejects[reason] += count;
     pr.rejects["duplicate"] += m.duplicates;
   }
@@ -316,7 +327,8 @@ Profile compute_profile(par::Comm& comm, std::span<const Event> my_events,
   std::array<double, kEventTypes> pmin, pmax;
   pmin.fill(std::numeric_limits<double>::infinity());
   pmax.fill(-std::numeric_limits<double>::infinity());
-  std::int64_t day_lo = std::numeric_limits<std::int64_t>::max(), day_hi = std::numeric_limits<std::int64_t>::min();
+  std::int64_t day_lo = std::numeric_limits<std::int64_t>::max(),
+               day_hi = std::numeric_limits<std::int64_t>::min();
   for (const auto& e : my_events) {
     const auto t = static_cast<std::size_t>(e.type);
     ++pr.type_count[t];
@@ -338,7 +350,8 @@ Profile compute_profile(par::Comm& comm, std::span<const Event> my_events,
   if (pr.events > 0) {
     pr.first_day = day_lo;
     pr.day_count.assign(static_cast<std::size_t>(day_hi - day_lo + 1), 0);
-    for (const auto& e : my_events) ++pr.day_count[static_cast<std::size_t>(e.time / kSecondsPerDay - day_lo)];
+    for (const auto& e : my_events)
+      ++pr.day_count[static_cast<std::size_t>(e.time / kSecondsPerDay - day_lo)];
     comm.allreduce_sum(std::span<std::uint64_t>(pr.day_count));
   }
   const auto sums = comm.exact_sum(price_sum);
@@ -399,7 +412,8 @@ Profile compute_profile(par::Comm& comm, std::span<const Event> my_events,
     // Sample variance, exact in integers: (n*sum(x^2) - sum(x)^2) / (n*(n-1)).
     const u128 num = static_cast<u128>(n) * sum_sq - sum * sum;
     const u128 den = static_cast<u128>(n) * (n - 1);
-    s.std = static_cast<double>(std::sqrt(static_cast<long double>(num) / static_cast<long double>(den)));
+    s.std = static_cast<double>(
+        std::sqrt(static_cast<long double>(num) / static_cast<long double>(den)));
   } else {
     s.std = kNaN;
   }
@@ -448,7 +462,8 @@ std::vector<Table> Profile::tables() const {
   {
     Table t("events_by_day");
     std::vector<std::string> dates;
-    for (std::size_t d = 0; d < day_count.size(); ++d) dates.push_back(civil_date(first_day + static_cast<std::int64_t>(d)));
+    for (std::size_t d = 0; d < day_count.size(); ++d)
+      dates.push_back(civil_date(first_day + static_cast<std::int64_t>(d)));
     t.add("date", dates).add("count", day_count);
     out.push_back(std::move(t));
   }
@@ -456,7 +471,8 @@ std::vector<Table> Profile::tables() const {
     Table t("events_by_hour");
     std::vector<std::uint64_t> hours(24);
     for (std::size_t h = 0; h < 24; ++h) hours[h] = h;
-    t.add("hour", hours).add("count", std::vector<std::uint64_t>(hour_count.begin(), hour_count.end()));
+    t.add("hour", hours)
+        .add("count", std::vector<std::uint64_t>(hour_count.begin(), hour_count.end()));
     out.push_back(std::move(t));
   }
   {
@@ -478,9 +494,9 @@ std::vector<Table> Profile::tables() const {
   {
     Table t("sessions");
     const auto& s = sessions;
-    t.add("statistic", std::vector<std::string>{"count", "mean", "std", "min", "p25", "p50", "p75",
-                                                 "max", "duration_mean_seconds",
-                                                 "duration_median_seconds"})
+    t.add("statistic",
+          std::vector<std::string>{"count", "mean", "std", "min", "p25", "p50", "p75", "max",
+                                   "duration_mean_seconds", "duration_median_seconds"})
         .add("value", std::vector<double>{static_cast<double>(s.count), s.mean, s.std, s.min, s.p25,
                                           s.p50, s.p75, s.max, s.duration_mean, s.duration_median});
     out.push_back(std::move(t));
@@ -488,16 +504,17 @@ std::vector<Table> Profile::tables() const {
   {
     Table t("distinct");
     t.add("what", std::vector<std::string>{"users", "products", "categories", "category_codes",
-                                            "brands", "sessions", "events"})
-        .add("count", std::vector<std::uint64_t>{users, products, categories, category_codes, brands,
-                                                 sessions.count, events});
+                                           "brands", "sessions", "events"})
+        .add("count", std::vector<std::uint64_t>{users, products, categories, category_codes,
+                                                 brands, sessions.count, events});
     out.push_back(std::move(t));
   }
   {
     Table t("rejects");
     std::vector<std::string> reasons = kRejectReasons;
     for (const auto& [reason, count] : rejects)
-      if (reason != "duplicate" && std::find(reasons.begin(), reasons.end(), reason) == reasons.end())
+      if (reason != "duplicate" &&
+          std::find(reasons.begin(), reasons.end(), reason) == reasons.end())
         reasons.push_back(reason);  // other reasons, in name order
     reasons.push_back("duplicate");
     std::vector<std::uint64_t> counts;
@@ -550,7 +567,8 @@ Profile run_profile(Context& ctx, const ProfileOptions& opts) {
         if (f.root().exists("profile")) f.root().remove("profile");
         io::h5::Group g = f.root().create_group("profile");
         for (const auto& table : tables) table.write_h5(comm, g);
-        g.attrs().set("quantiles", std::string("linear interpolation (numpy default, Hyndman-Fan type 7)"));
+        g.attrs().set("quantiles",
+                      std::string("linear interpolation (numpy default, Hyndman-Fan type 7)"));
         g.attrs().set("std", std::string("sample standard deviation (n - 1)"));
         g.attrs().set("events", pr.events);
         g.close();
@@ -570,9 +588,11 @@ namespace ecom {
 void add_profile_command(CLI::App& app, Action& action) {
   auto opts = std::make_shared<pipeline::ProfileOptions>();
   auto* sub = app.add_subcommand(
-      "profile", "Event store -> the exploratory data profile (CSV tables in --out and the store's "
-                 "/profile group), computed in parallel");
-  sub->add_option("--store", opts->store, "Event store (HDF5) written by `ecom ingest`")->required();
+      "profile",
+      "Event store -> the exploratory data profile (CSV tables in --out and the store's "
+      "/profile group), computed in parallel");
+  sub->add_option("--store", opts->store, "Event store (HDF5) written by `ecom ingest`")
+      ->required();
   sub->add_option("--out", opts->out, "Directory for the profile CSV files (created if needed)")
       ->required();
   sub->add_option("--store-profile", opts->store_profile,

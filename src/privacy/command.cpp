@@ -50,8 +50,10 @@ void add_pseudonymize_command(CLI::App& app, Action& action) {
       "pseudonymize",
       "Raw user ids on stdin (one per line) -> pseudonyms: HMAC-SHA-256 with the key file, first "
       "8 bytes as 16 hex digits (the function used at ingest)");
-  sub->add_option("--key-file", opts->key_file, "Secret key file (mode 0600 or stricter)")->required();
-  sub->callback([opts, &action] { action = [opts](Context& ctx) { return run_pseudonymize(ctx, *opts); }; });
+  sub->add_option("--key-file", opts->key_file, "Secret key file (mode 0600 or stricter)")
+      ->required();
+  sub->callback(
+      [opts, &action] { action = [opts](Context& ctx) { return run_pseudonymize(ctx, *opts); }; });
 }
 
 }  // namespace ecom

@@ -60,7 +60,8 @@ std::uint64_t Pseudonymizer::pseudonym(std::string_view raw_id) const {
   std::size_t len = 0;
   // Re-initialising with no key reuses the precomputed inner/outer pads of the key.
   if (EVP_MAC_init(st->ctx, nullptr, 0, nullptr) != 1 ||
-      EVP_MAC_update(st->ctx, reinterpret_cast<const unsigned char*>(raw_id.data()), raw_id.size()) != 1 ||
+      EVP_MAC_update(st->ctx, reinterpret_cast<const unsigned char*>(raw_id.data()),
+                     raw_id.size()) != 1 ||
       EVP_MAC_final(st->ctx, out, &len, sizeof out) != 1 || len != 32)
     throw Error("HMAC-SHA-256 failed");
   std::uint64_t v = 0;

@@ -66,8 +66,10 @@ std::vector<Event> make_events(std::uint64_t seed, std::size_t n, std::uint64_t 
     e.user = ecom::mix64(u + 0x1234);
     e.time = 1569888000u + static_cast<std::uint32_t>(ecom::mix64(h + 1) % (3 * 86400));
     const auto t = ecom::mix64(h + 2) % 100;
-    e.type = t < 85 ? EventType::view : t < 93 ? EventType::cart : t < 96 ? EventType::remove_from_cart
-                                                                           : EventType::purchase;
+    e.type = t < 85   ? EventType::view
+             : t < 93 ? EventType::cart
+             : t < 96 ? EventType::remove_from_cart
+                      : EventType::purchase;
     e.product = 1000000 + ecom::mix64(h + 3) % 400;
     e.category_id = 2053013550000000000ULL + e.product % 37;
     e.category = ecom::string_id(kCategories[e.product % 5]);
@@ -137,7 +139,8 @@ FileManifest manifest_for(const std::string& name, std::uint64_t rows) {
   m.duplicates = 3;
   m.zero_price = rows / 7 + 1;  // round-trips through the manifest's attributes
   m.rejects = {{"bad_price", 4}, {"bad_time", 2}, {"field_count", 1}, {"out_of_window", 0}};
-  for (int c = 0; c < ecom::io::kInputColumns; ++c) m.missing[static_cast<std::size_t>(c)] = static_cast<std::uint64_t>(c * c);
+  for (int c = 0; c < ecom::io::kInputColumns; ++c)
+    m.missing[static_cast<std::size_t>(c)] = static_cast<std::uint64_t>(c * c);
   m.ingest_time = "2024-05-01T12:00:00Z";
   m.partition = 99;  // overwritten by the store
   return m;
@@ -147,19 +150,31 @@ FileManifest manifest_for(const std::string& name, std::uint64_t rows) {
 
 TEST(EventLess, IsTheDocumentedTotalOrder) {
   Event a{}, b{};
-  a.user = 1; b.user = 2; a.time = 9; b.time = 1;
+  a.user = 1;
+  b.user = 2;
+  a.time = 9;
+  b.time = 1;
   EXPECT_TRUE(ecom::io::event_less(a, b));
   b.user = 1;
   EXPECT_FALSE(ecom::io::event_less(a, b));  // time decides
-  b.time = 9; a.type = EventType::purchase; b.type = EventType::view;
-  EXPECT_TRUE(ecom::io::event_less(b, a));   // then type
-  b.type = EventType::purchase; a.product = 5; b.product = 4;
-  EXPECT_TRUE(ecom::io::event_less(b, a));   // then product
-  b.product = 5; a.session = 1; b.session = 2;
-  EXPECT_TRUE(ecom::io::event_less(a, b));   // then session
-  b.session = 1; a.price = 2.5; b.price = 2.0;
-  EXPECT_TRUE(ecom::io::event_less(b, a));   // then price
-  b.price = 2.5; a.brand = 7;
+  b.time = 9;
+  a.type = EventType::purchase;
+  b.type = EventType::view;
+  EXPECT_TRUE(ecom::io::event_less(b, a));  // then type
+  b.type = EventType::purchase;
+  a.product = 5;
+  b.product = 4;
+  EXPECT_TRUE(ecom::io::event_less(b, a));  // then product
+  b.product = 5;
+  a.session = 1;
+  b.session = 2;
+  EXPECT_TRUE(ecom::io::event_less(a, b));  // then session
+  b.session = 1;
+  a.price = 2.5;
+  b.price = 2.0;
+  EXPECT_TRUE(ecom::io::event_less(b, a));  // then price
+  b.price = 2.5;
+  a.brand = 7;
   EXPECT_FALSE(ecom::io::event_less(a, b));  // the rest does not order
   EXPECT_FALSE(ecom::io::event_less(b, a));
 }
@@ -198,9 +213,9 @@ TEST(EventStore, WriteReadAppendAndReadWithOtherSplits) {
   // Second partition: a new ingest appends, the first partition is untouched.
   const auto mine2 = my_part(comm, second_events, v);
   StringTable extra = {{ecom::string_id("new.brand"), "new.brand"}};
-  const int p1 = EventStore::append_partition(comm, path, v, mine2, comm.rank() == 0 ? extra : StringTable{},
-                                              {manifest_for("nov.csv", second_events.size()),
-                                               manifest_for("dec.csv", 0)});
+  const int p1 = EventStore::append_partition(
+      comm, path, v, mine2, comm.rank() == 0 ? extra : StringTable{},
+      {manifest_for("nov.csv", second_events.size()), manifest_for("dec.csv", 0)});
   EXPECT_EQ(p1, 1);
   auto store = EventStore::open(comm, path);
   EXPECT_EQ(store.partitions(), 2);
@@ -241,7 +256,7 @@ TEST(EventStore, WriteReadAppendAndReadWithOtherSplits) {
 TEST(EventStore, UnevenVShardsAndEmptyRanks) {
   auto comm = Comm::world();
   const auto path = shared_path(comm, "uneven.h5");
-  const std::uint32_t v = 5;  // with 4 ranks: 1,1,1,2 vshards
+  const std::uint32_t v = 5;                   // with 4 ranks: 1,1,1,2 vshards
   const auto events = make_events(3, 400, 3);  // three users: some ranks hold none
   EventStore::append_partition(comm, path, v, my_part(comm, events, v), {}, {});
   auto store = EventStore::open(comm, path);
@@ -251,7 +266,8 @@ TEST(EventStore, UnevenVShardsAndEmptyRanks) {
   // The vshard index is V+1 entries, from 0 to the total, monotone.
   {
     auto f = ecom::io::h5::File::open(comm, path, false);
-    const auto off = ecom::io::h5::read_all<std::uint64_t>(f.root(), "partitions/0000/vshard_offsets");
+    const auto off =
+        ecom::io::h5::read_all<std::uint64_t>(f.root(), "partitions/0000/vshard_offsets");
     ASSERT_EQ(off.size(), v + 1);
     EXPECT_EQ(off.front(), 0u);
     EXPECT_EQ(off.back(), events.size());
@@ -267,7 +283,8 @@ TEST(EventStore, UnevenVShardsAndEmptyRanks) {
 TEST(EventStore, DefaultVShardsEmptyStore) {
   auto comm = Comm::world();
   const auto path = shared_path(comm, "empty.h5");
-  EventStore::append_partition(comm, path, ecom::par::kDefaultVShards, {}, {}, {manifest_for("x", 0)});
+  EventStore::append_partition(comm, path, ecom::par::kDefaultVShards, {}, {},
+                               {manifest_for("x", 0)});
   auto store = EventStore::open(comm, path);
   EXPECT_EQ(store.events(), 0u);
   EXPECT_EQ(store.vshards(), ecom::par::kDefaultVShards);
@@ -318,7 +335,8 @@ TEST(EventStore, ContractViolationsAndMissingStores) {
   EXPECT_THROW(EventStore::append_partition(comm, path, v * 2, {}, {}, {}), ecom::Error);
   // An HDF5 file that is not a store.
   const auto other = shared_path(comm, "other.h5");
-  ecom::io::h5::update_file(comm, other, [](ecom::io::h5::File& f) { f.root().attrs().set("x", 1); });
+  ecom::io::h5::update_file(comm, other,
+                            [](ecom::io::h5::File& f) { f.root().attrs().set("x", 1); });
   EXPECT_FALSE(EventStore::exists(comm, other));
   try {
     EventStore::open(comm, other);
@@ -337,7 +355,9 @@ TEST(EventStore, WriteStoreForComparison) {
   if (!out) GTEST_SKIP() << "ECOM_STORE_TEST_OUT not set";
   auto comm = Comm::world();
   const std::uint32_t v = 128;
-  const std::size_t n = std::getenv("ECOM_STORE_TEST_EVENTS") ? std::strtoull(std::getenv("ECOM_STORE_TEST_EVENTS"), nullptr, 10) : 20000;
+  const std::size_t n = std::getenv("ECOM_STORE_TEST_EVENTS")
+                            ? std::strtoull(std::getenv("ECOM_STORE_TEST_EVENTS"), nullptr, 10)
+                            : 20000;
   const auto a = make_events(11, n, n / 8 + 1);
   const auto b = make_events(12, n / 2, n / 8 + 1);
   if (comm.rank() == 0) {

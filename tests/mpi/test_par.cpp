@@ -80,7 +80,8 @@ TEST(Comm, ChunkedAllToAllManyRoundsWithSilentRanks) {
                     static_cast<std::uint32_t>(r), static_cast<std::uint32_t>(i)});
   VShardMap map(64, p);
   // A budget of 256 bytes forces at most 256/(p*16) records per destination per round.
-  const auto got = comm.exchange<Rec>(recs, [&](const Rec& x) { return map.owner_of(x.key); }, 256);
+  const auto got = comm.exchange<Rec>(
+      recs, [&](const Rec& x) { return map.owner_of(x.key); }, 256);
   // Independent check: every rank regenerates every rank's records and keeps its own.
   std::vector<Rec> expect;
   for (int s = 1; s < p; ++s)
@@ -146,7 +147,8 @@ TEST(Comm, ExactSumIsBitIdenticalForAnyRankCount) {
   const int n = 10007;
   auto term = [](int i) {
     const double u = uniform(11, Purpose::test, static_cast<std::uint64_t>(i), 0);
-    const double e = std::floor(uniform(11, Purpose::test, static_cast<std::uint64_t>(i), 1) * 80) - 40;
+    const double e =
+        std::floor(uniform(11, Purpose::test, static_cast<std::uint64_t>(i), 1) * 80) - 40;
     return (u < 0.5 ? -1 : 1) * std::ldexp(1.0 + u, static_cast<int>(e));
   };
   ExactVector local(2);
@@ -189,12 +191,14 @@ TEST(Comm, VShardOwnershipWhenRanksDoNotDivideShards) {
 
 TEST(File, OrderedWriteConcatenatesInRankOrder) {
   auto comm = Comm::world();
-  const auto dir = std::filesystem::temp_directory_path() / ("ecom_test_file_np" + std::to_string(comm.size()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("ecom_test_file_np" + std::to_string(comm.size()));
   if (comm.rank() == 0) std::filesystem::create_directories(dir);
   comm.barrier();
   const std::string path = (dir / "out.csv").string();
   std::string mine;
-  for (int i = 0; i < comm.rank() * 3; ++i) mine += "rank" + std::to_string(comm.rank()) + "," + std::to_string(i) + "\n";
+  for (int i = 0; i < comm.rank() * 3; ++i)
+    mine += "rank" + std::to_string(comm.rank()) + "," + std::to_string(i) + "\n";
   write_ordered(comm, path, mine, "a,b\n");
   if (comm.rank() == 0) {
     std::ifstream in(path);
@@ -202,7 +206,8 @@ TEST(File, OrderedWriteConcatenatesInRankOrder) {
     ss << in.rdbuf();
     std::string expect = "a,b\n";
     for (int r = 0; r < comm.size(); ++r)
-      for (int i = 0; i < r * 3; ++i) expect += "rank" + std::to_string(r) + "," + std::to_string(i) + "\n";
+      for (int i = 0; i < r * 3; ++i)
+        expect += "rank" + std::to_string(r) + "," + std::to_string(i) + "\n";
     EXPECT_EQ(ss.str(), expect);
     EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
     std::filesystem::remove_all(dir);

@@ -36,8 +36,12 @@ namespace {
 
 constexpr std::uint32_t kV = 64;
 
-const char* const kCategories[] = {"", "electronics.smartphone", "appliances.kitchen.washer",
-                                   "computers.notebook", "apparel.shoes", "kids.toys"};
+const char* const kCategories[] = {"",
+                                   "electronics.smartphone",
+                                   "appliances.kitchen.washer",
+                                   "computers.notebook",
+                                   "apparel.shoes",
+                                   "kids.toys"};
 const char* const kBrands[] = {"", "samsung", "apple", "xiaomi", "", "bosch", "lenovo", "sony"};
 
 // Global test events (identical on every rank): users with a few sessions each, over four
@@ -52,8 +56,10 @@ std::vector<Event> make_events(std::uint64_t seed, std::size_t n, std::uint64_t 
     e.user = ecom::mix64(u * 7 + seed);
     e.time = 1569888000u + static_cast<std::uint32_t>(r.index(4 * 86400));
     const double t = r.uniform();
-    e.type = t < 0.8 ? EventType::view : t < 0.9 ? EventType::cart : t < 0.95 ? EventType::remove_from_cart
-                                                                                 : EventType::purchase;
+    e.type = t < 0.8    ? EventType::view
+             : t < 0.9  ? EventType::cart
+             : t < 0.95 ? EventType::remove_from_cart
+                        : EventType::purchase;
     e.product = 1000 + r.index(300);
     e.category_id = r.uniform() < 0.05 ? 0 : 2053013550000000000ULL + e.product % 41;
     e.category = ecom::string_id(kCategories[e.product % 6]);
@@ -98,7 +104,8 @@ double numpy_quantile(const std::vector<std::uint64_t>& sorted, double q) {
   const auto lo = static_cast<std::size_t>(std::floor(h));
   const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
   return static_cast<double>(sorted[lo]) +
-         (h - static_cast<double>(lo)) * (static_cast<double>(sorted[hi]) - static_cast<double>(sorted[lo]));
+         (h - static_cast<double>(lo)) *
+             (static_cast<double>(sorted[hi]) - static_cast<double>(sorted[lo]));
 }
 
 std::string date_of(std::uint32_t t) {
@@ -179,7 +186,8 @@ TEST(ProfileParallel, OrderStatisticsAreExact) {
   }
   std::vector<std::uint64_t> mine;
   for (std::size_t i = 0; i < all.size(); ++i)
-    if (static_cast<int>((i * i) % static_cast<std::size_t>(comm.size())) == comm.rank()) mine.push_back(all[i]);
+    if (static_cast<int>((i * i) % static_cast<std::size_t>(comm.size())) == comm.rank())
+      mine.push_back(all[i]);
   auto sorted = all;
   std::sort(sorted.begin(), sorted.end());
   std::vector<std::uint64_t> ks;
@@ -233,7 +241,8 @@ TEST(ProfileParallel, EveryFigureMatchesASerialReference) {
   for (int t = 0; t < ecom::kEventTypes; ++t) {
     const auto ts = static_cast<std::size_t>(t);
     EXPECT_EQ(pr.type_count[ts], type_count[t]) << t;
-    const double ref_mean = static_cast<double>(cents_sum[t]) / 100.0 / static_cast<double>(type_count[t]);
+    const double ref_mean =
+        static_cast<double>(cents_sum[t]) / 100.0 / static_cast<double>(type_count[t]);
     const auto table = pr.tables()[4];
     const auto& mean = std::get<std::vector<double>>(table.columns()[2].values);
     EXPECT_NEAR(mean[ts], ref_mean, 1e-12 * ref_mean) << t;
@@ -244,7 +253,8 @@ TEST(ProfileParallel, EveryFigureMatchesASerialReference) {
     EXPECT_EQ(table.columns()[5].name, "zero_price");
     EXPECT_EQ(std::get<std::vector<std::uint64_t>>(table.columns()[5].values)[ts], zero_cents[t]);
   }
-  for (int h = 0; h < 24; ++h) EXPECT_EQ(pr.hour_count[static_cast<std::size_t>(h)], hour_count[h]) << h;
+  for (int h = 0; h < 24; ++h)
+    EXPECT_EQ(pr.hour_count[static_cast<std::size_t>(h)], hour_count[h]) << h;
   ASSERT_FALSE(pr.day_count.empty());
   EXPECT_EQ(pl::civil_date(pr.first_day), day_count.begin()->first);
   EXPECT_EQ(pl::civil_date(pr.first_day + static_cast<std::int64_t>(pr.day_count.size()) - 1),
@@ -257,7 +267,8 @@ TEST(ProfileParallel, EveryFigureMatchesASerialReference) {
   std::vector<std::uint64_t> lengths, durations;
   for (auto& [key, times] : sessions) {
     lengths.push_back(times.size());
-    durations.push_back(*std::max_element(times.begin(), times.end()) - *std::min_element(times.begin(), times.end()));
+    durations.push_back(*std::max_element(times.begin(), times.end()) -
+                        *std::min_element(times.begin(), times.end()));
   }
   std::sort(lengths.begin(), lengths.end());
   std::sort(durations.begin(), durations.end());
@@ -299,7 +310,9 @@ TEST(ProfileParallel, EveryFigureMatchesASerialReference) {
             "reason,count\nfield_count,0\nbad_time,1\nunknown_event_type,0\nbad_user_id,0\n"
             "bad_product_id,0\nbad_category_id,0\nbad_session,0\nbad_price,5\nout_of_window,0\n"
             "weird_reason,2\nduplicate,8\n");
-  EXPECT_TRUE(tables[1].csv().starts_with("column,missing,share\nevent_time,1,0.0006666666666666666\n")) << tables[1].csv();
+  EXPECT_TRUE(
+      tables[1].csv().starts_with("column,missing,share\nevent_time,1,0.0006666666666666666\n"))
+      << tables[1].csv();
 }
 
 TEST(ProfileParallel, IndependentOfHowUsersAreSpread) {
@@ -307,11 +320,15 @@ TEST(ProfileParallel, IndependentOfHowUsersAreSpread) {
   const auto all = make_events(7, 4000, 300);
   const auto manifest = test_manifest();
   const VShardMap map(kV, comm.size());
-  const auto a = pl::compute_profile(comm, my_events(comm, all, [&](std::uint64_t u) { return map.owner_of(u); }), manifest);
+  const auto a = pl::compute_profile(
+      comm, my_events(comm, all, [&](std::uint64_t u) { return map.owner_of(u); }), manifest);
   // Reversed ranks, and everything on the last rank.
   const auto b = pl::compute_profile(
-      comm, my_events(comm, all, [&](std::uint64_t u) { return comm.size() - 1 - map.owner_of(u); }), manifest);
-  const auto c = pl::compute_profile(comm, my_events(comm, all, [&](std::uint64_t) { return comm.size() - 1; }), manifest);
+      comm,
+      my_events(comm, all, [&](std::uint64_t u) { return comm.size() - 1 - map.owner_of(u); }),
+      manifest);
+  const auto c = pl::compute_profile(
+      comm, my_events(comm, all, [&](std::uint64_t) { return comm.size() - 1; }), manifest);
   EXPECT_EQ(csv_text(a.tables()), csv_text(b.tables()));
   EXPECT_EQ(csv_text(a.tables()), csv_text(c.tables()));
 }
@@ -324,7 +341,8 @@ TEST(ProfileParallel, EmptyStore) {
   EXPECT_TRUE(std::isnan(pr.sessions.mean));
   const auto tables = pr.tables();
   EXPECT_EQ(tables[2].csv(), "date,count\n");
-  EXPECT_EQ(tables[0].csv(), "event_type,count,share\nview,0,\ncart,0,\nremove_from_cart,0,\npurchase,0,\n");
+  EXPECT_EQ(tables[0].csv(),
+            "event_type,count,share\nview,0,\ncart,0,\nremove_from_cart,0,\npurchase,0,\n");
 }
 
 TEST(ProfileParallel, RunProfileWritesCsvFilesAndTheStoreGroup) {
@@ -335,9 +353,11 @@ TEST(ProfileParallel, RunProfileWritesCsvFilesAndTheStoreGroup) {
   const VShardMap map(kV, comm.size());
   const auto mine = my_events(comm, all, [&](std::uint64_t u) { return map.owner_of(u); });
   ecom::io::EventStore::append_partition(comm, store, kV, mine, {}, test_manifest());
-  ecom::Context ctx{comm, ecom::Logger(comm.rank(), ecom::LogLevel::warn), ecom::Timers{}, false, "", ""};
+  ecom::Context ctx{
+      comm, ecom::Logger(comm.rank(), ecom::LogLevel::warn), ecom::Timers{}, false, "", ""};
   const auto pr = pl::run_profile(ctx, pl::ProfileOptions{store, out, true});
-  const auto expect = pl::compute_profile(comm, mine, ecom::io::EventStore::open(comm, store).manifest());
+  const auto expect =
+      pl::compute_profile(comm, mine, ecom::io::EventStore::open(comm, store).manifest());
   EXPECT_EQ(csv_text(pr.tables()), csv_text(expect.tables()));
   for (const auto& t : pr.tables()) {
     std::ifstream in(out + "/" + t.name() + ".csv", std::ios::binary);
@@ -347,7 +367,8 @@ TEST(ProfileParallel, RunProfileWritesCsvFilesAndTheStoreGroup) {
   }
   {
     auto f = ecom::io::h5::File::open(comm, store, false);
-    const auto counts = ecom::io::h5::read_all<std::uint64_t>(f.root(), "profile/event_types/count");
+    const auto counts =
+        ecom::io::h5::read_all<std::uint64_t>(f.root(), "profile/event_types/count");
     EXPECT_EQ(counts, std::vector<std::uint64_t>(pr.type_count.begin(), pr.type_count.end()));
     EXPECT_EQ(ecom::io::h5::read_strings(f.root(), "profile/distinct/what").size(), 7u);
     EXPECT_EQ(f.root().open_group("profile/sessions").attrs().get_strings("columns"),

@@ -68,10 +68,18 @@ std::vector<Event> user_a(std::uint64_t user = 42) {
 }  // namespace
 
 TEST(Features, NamesAndOrder) {
-  const std::vector<std::string> required = {
-      "n_events",  "n_views",         "n_carts",          "n_removes",
-      "n_purchases", "n_sessions",    "active_days",      "recency_days",
-      "monetary",  "distinct_products", "distinct_categories", "distinct_brands"};
+  const std::vector<std::string> required = {"n_events",
+                                             "n_views",
+                                             "n_carts",
+                                             "n_removes",
+                                             "n_purchases",
+                                             "n_sessions",
+                                             "active_days",
+                                             "recency_days",
+                                             "monetary",
+                                             "distinct_products",
+                                             "distinct_categories",
+                                             "distinct_brands"};
   const auto names = feature_names();
   ASSERT_EQ(names.size(), static_cast<std::size_t>(kFeatureCount));
   for (std::size_t i = 0; i < required.size(); ++i) EXPECT_EQ(names[i], required[i]);
@@ -94,7 +102,8 @@ TEST(Features, HandComputedUserA) {
   EXPECT_EQ(f[n_purchases], 3);
   EXPECT_EQ(f[n_sessions], 3);
   EXPECT_EQ(f[active_days], 3);
-  EXPECT_DOUBLE_EQ(f[recency_days], 25.0 / 24);  // last event Wed 9 Oct 23:00, window end 11 Oct 00:00
+  EXPECT_DOUBLE_EQ(f[recency_days],
+                   25.0 / 24);  // last event Wed 9 Oct 23:00, window end 11 Oct 00:00
   EXPECT_DOUBLE_EQ(f[monetary], 25.0);
   EXPECT_EQ(f[distinct_products], 4);
   EXPECT_EQ(f[distinct_categories], 3);
@@ -148,12 +157,35 @@ TEST(Features, ConfigNightHoursAndUtcOffset) {
 TEST(Features, OneEventUser) {
   const std::vector<Event> events = {ev(5, D + 9 * kDay, EventType::view, 1, 77, 0, 0.0, 1)};
   const FeatureRow f = compute_user_features(events, ten_days());
-  const FeatureRow expect = {
-      1, 1, 0, 0, 0, 1, 1, /*recency*/ 1.0, /*monetary*/ 0, 1, 1, /*brands*/ 0,
-      /*tenure*/ 0, /*dslp: undefined*/ 11.0, /*basket*/ 0, /*max*/ 0, /*view price*/ 0,
-      /*sensitivity*/ 0, /*conv*/ 0, /*cart*/ 0, /*aband*/ 0, /*remove*/ 0, /*hhi*/ 1,
-      /*weekend (Thu)*/ 0, /*night (00:00)*/ 1, /*eps*/ 1, /*dur*/ 0, /*freq*/ 0,
-      /*gap: undefined*/ 11.0};
+  const FeatureRow expect = {1,
+                             1,
+                             0,
+                             0,
+                             0,
+                             1,
+                             1,
+                             /*recency*/ 1.0,
+                             /*monetary*/ 0,
+                             1,
+                             1,
+                             /*brands*/ 0,
+                             /*tenure*/ 0,
+                             /*dslp: undefined*/ 11.0,
+                             /*basket*/ 0,
+                             /*max*/ 0,
+                             /*view price*/ 0,
+                             /*sensitivity*/ 0,
+                             /*conv*/ 0,
+                             /*cart*/ 0,
+                             /*aband*/ 0,
+                             /*remove*/ 0,
+                             /*hhi*/ 1,
+                             /*weekend (Thu)*/ 0,
+                             /*night (00:00)*/ 1,
+                             /*eps*/ 1,
+                             /*dur*/ 0,
+                             /*freq*/ 0,
+                             /*gap: undefined*/ 11.0};
   for (int i = 0; i < kFeatureCount; ++i)
     EXPECT_DOUBLE_EQ(f[static_cast<std::size_t>(i)], expect[static_cast<std::size_t>(i)])
         << kFeatureNames[static_cast<std::size_t>(i)];
@@ -198,14 +230,13 @@ TEST(Features, RemovesWithoutCartsAcrossMidnight) {
   EXPECT_DOUBLE_EQ(f[session_duration], 20.0 / 60);
   EXPECT_DOUBLE_EQ(f[avg_view_price], 8.0);
   EXPECT_DOUBLE_EQ(f[category_concentration], 5.0 / 9);  // (2² + 1²) / 3²
-  EXPECT_DOUBLE_EQ(f[weekend_share], 0.0);                // Thursday/Friday
-  EXPECT_DOUBLE_EQ(f[night_share], 2.0 / 3);              // 00:00:10 twice
+  EXPECT_DOUBLE_EQ(f[weekend_share], 0.0);               // Thursday/Friday
+  EXPECT_DOUBLE_EQ(f[night_share], 2.0 / 3);             // 00:00:10 twice
 }
 
 TEST(Features, DearerPurchasesGiveNegativeSensitivity) {
-  const std::vector<Event> events = {
-      ev(1, D, EventType::view, 1, 1, 0, 10.0, 1),
-      ev(1, D + 1, EventType::purchase, 2, 1, 0, 30.0, 1)};
+  const std::vector<Event> events = {ev(1, D, EventType::view, 1, 1, 0, 10.0, 1),
+                                     ev(1, D + 1, EventType::purchase, 2, 1, 0, 30.0, 1)};
   EXPECT_DOUBLE_EQ(compute_user_features(events, ten_days())[price_sensitivity], -0.5);
   EXPECT_DOUBLE_EQ(compute_user_features(events, ten_days())[conversion_rate], 1.0);
 }
@@ -243,8 +274,7 @@ TEST(Features, TableOverUsersIsBlockIndependent) {
     const FeatureRow alone =
         compute_user_features(std::span<const Event>(all).subspan(begin, end - begin), ctx);
     EXPECT_EQ(std::memcmp(alone.data(), &table.values[r * kFeatureCount], sizeof alone), 0);
-    const FeatureTable tail =
-        compute_features(std::span<const Event>(all).subspan(begin), ctx);
+    const FeatureTable tail = compute_features(std::span<const Event>(all).subspan(begin), ctx);
     EXPECT_EQ(std::memcmp(tail.values.data(), &table.values[r * kFeatureCount],
                           tail.values.size() * sizeof(double)),
               0);

@@ -19,8 +19,8 @@ TEST(Sha256, KnownVectors) {
 }
 
 TEST(Sha256, FileInChunksEqualsWhole) {
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("ecom_test_sha256_" + std::to_string(::getpid()));
+  const auto path =
+      std::filesystem::temp_directory_path() / ("ecom_test_sha256_" + std::to_string(::getpid()));
   std::string million(1000000, 'a');  // FIPS 180-2: one million 'a'
   std::ofstream(path, std::ios::binary) << million;
   for (std::size_t chunk : {1u, 7u, 4096u, 1u << 20})

@@ -33,7 +33,7 @@ std::vector<double> nasty_values(std::size_t n, std::uint64_t seed) {
     double x = std::ldexp(mant(g), (i % 5 == 0) ? expo(g) : static_cast<int>(g() % 40) - 20);
     if (g() & 1) x = -x;
     v.push_back(x);
-    if (i % 17 == 0) v.push_back(-x);                                     // cancels exactly
+    if (i % 17 == 0) v.push_back(-x);  // cancels exactly
     if (i % 101 == 0) v.push_back(std::numeric_limits<double>::denorm_min() * (1 + g() % 1000));
   }
   v.push_back(1e300);
@@ -80,8 +80,8 @@ TEST(BinnedSums, HandCheckableCancellation) {
   s.add(0, 0.2);
   s.add(0, -0.3);
   // 0.1 + 0.2 - 0.3 exactly (as doubles): 2^-55 + ... computed by long double independently.
-  const long double exact = static_cast<long double>(0.1) + static_cast<long double>(0.2) -
-                            static_cast<long double>(0.3);
+  const long double exact =
+      static_cast<long double>(0.1) + static_cast<long double>(0.2) - static_cast<long double>(0.3);
   EXPECT_EQ(s.to_exact()[0].value(), static_cast<double>(exact));
 }
 
@@ -151,15 +151,16 @@ TEST(NearestCentroids, AgreesWithDirectDistancesAndBreaksTiesLow) {
   int checked = 0;
   for (Eigen::Index i = 0; i < 2000; ++i) {
     std::vector<long double> dist(5);
-    for (Eigen::Index q = 0; q < 5; ++q) dist[static_cast<std::size_t>(q)] =
-        (x.row(i) - c.row(q)).cast<long double>().squaredNorm();
+    for (Eigen::Index q = 0; q < 5; ++q)
+      dist[static_cast<std::size_t>(q)] = (x.row(i) - c.row(q)).cast<long double>().squaredNorm();
     auto sorted = dist;
     std::sort(sorted.begin(), sorted.end());
     if (sorted[1] - sorted[0] < 1e-6L * (1 + sorted[0])) continue;  // near tie: rounding decides
     ++checked;
     const auto best = std::min_element(dist.begin(), dist.end()) - dist.begin();
     EXPECT_EQ(l[static_cast<std::size_t>(i)], best);
-    EXPECT_NEAR(dd[static_cast<std::size_t>(i)], static_cast<double>(sorted[0]), 1e-6 * (1 + sorted[0]));
+    EXPECT_NEAR(dd[static_cast<std::size_t>(i)], static_cast<double>(sorted[0]),
+                1e-6 * (1 + sorted[0]));
   }
   EXPECT_GT(checked, 1900);
   // Exact ties: the point 0 between centroids -1 and +1 goes to the lower index.
@@ -176,7 +177,7 @@ TEST(NearestCentroids, AgreesWithDirectDistancesAndBreaksTiesLow) {
 TEST(WeightedKMeansPP, FindsWeightedGroupMeans) {
   // Three groups far apart; weights make the weighted means hand-checkable.
   RowMatrix p(7, 2);
-  p << 0, 0, 2, 0, 0, 3,  // group A
+  p << 0, 0, 2, 0, 0, 3,   // group A
       100, 100, 102, 100,  // group B
       -50, 80, -50, 84;    // group C
   const std::vector<double> w = {1, 1, 2, 3, 1, 1, 3};

@@ -37,8 +37,8 @@ TEST(ExactSum, ExactValueOfTenthsIsCorrectlyRounded) {
   a.add(0.2);
   a.add(-0.3);
   // Independent: long double has 64-bit mantissa, enough for these three terms exactly.
-  const long double ref = static_cast<long double>(0.1) + static_cast<long double>(0.2) -
-                          static_cast<long double>(0.3);
+  const long double ref =
+      static_cast<long double>(0.1) + static_cast<long double>(0.2) - static_cast<long double>(0.3);
   EXPECT_EQ(a.value(), static_cast<double>(ref));
 }
 
@@ -91,7 +91,8 @@ TEST(ExactSum, RoundsHalfToEven) {
   // 1 + 2^-53 is a tie between 1 and 1 + 2^-52: to even gives 1.
   EXPECT_EQ(exact_of({1.0, std::ldexp(1.0, -53)}), 1.0);
   // 1 + 2^-53 + 2^-200 is above the tie: rounds up (needs the sticky bit).
-  EXPECT_EQ(exact_of({1.0, std::ldexp(1.0, -53), std::ldexp(1.0, -200)}), 1.0 + std::ldexp(1.0, -52));
+  EXPECT_EQ(exact_of({1.0, std::ldexp(1.0, -53), std::ldexp(1.0, -200)}),
+            1.0 + std::ldexp(1.0, -52));
   // 1 + 3*2^-53 is a tie between 1+2^-52 and 1+2^-51: to even gives 1 + 2^-51.
   EXPECT_EQ(exact_of({1.0, 3 * std::ldexp(1.0, -53)}), 1.0 + std::ldexp(1.0, -51));
 }
@@ -136,11 +137,13 @@ TEST(VShardMap, HashRangesAreMonotone) {
 TEST(Random, PhiloxKnownAnswers) {
   // Random123 tests/kat_vectors, philox4x32 10.
   using A4 = std::array<std::uint32_t, 4>;
-  EXPECT_EQ(philox4x32_10({0, 0, 0, 0}, {0, 0}), (A4{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}));
+  EXPECT_EQ(philox4x32_10({0, 0, 0, 0}, {0, 0}),
+            (A4{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}));
   EXPECT_EQ(philox4x32_10({~0u, ~0u, ~0u, ~0u}, {~0u, ~0u}),
             (A4{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}));
-  EXPECT_EQ(philox4x32_10({0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}, {0xa4093822, 0x299f31d0}),
-            (A4{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}));
+  EXPECT_EQ(
+      philox4x32_10({0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}, {0xa4093822, 0x299f31d0}),
+      (A4{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}));
 }
 
 TEST(Random, PureFunctionAndDistribution) {
@@ -167,7 +170,8 @@ TEST(Random, PureFunctionAndDistribution) {
   for (int b : bins) EXPECT_NEAR(b, n / 10, 5 * std::sqrt(n / 10.0));
   EXPECT_NEAR(nsum / n, 0.0, 0.01);
   EXPECT_NEAR(nsum2 / n, 1.0, 0.02);
-  for (int i = 0; i < 1000; ++i) EXPECT_LT(uniform_index(3, Purpose::test, static_cast<std::uint64_t>(i), 0, 7), 7u);
+  for (int i = 0; i < 1000; ++i)
+    EXPECT_LT(uniform_index(3, Purpose::test, static_cast<std::uint64_t>(i), 0, 7), 7u);
 }
 
 TEST(Random, StreamFollowsCounters) {

@@ -5,7 +5,9 @@
 #include "ecom/core/log.hpp"
 #include "ecom/core/timer.hpp"
 
-namespace ecom::par { class Comm; }
+namespace ecom::par {
+class Comm;
+}
 
 namespace ecom {
 
@@ -13,8 +15,8 @@ struct Context {
   par::Comm& comm;
   Logger log;
   Timers timers;
-  bool progress = true;       // progress lines on rank 0
-  std::string config_text;    // the effective configuration (stored in outputs)
+  bool progress = true;     // progress lines on rank 0
+  std::string config_text;  // the effective configuration (stored in outputs)
   std::string command_line;
 };
 

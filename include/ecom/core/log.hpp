@@ -22,12 +22,25 @@ class Logger {
   LogLevel level() const { return level_; }
   std::FILE* stream() const { return out_; }
 
-  template <class... A> void debug(const A&... a) const { log(LogLevel::debug, a...); }
-  template <class... A> void info(const A&... a) const { log(LogLevel::info, a...); }
-  template <class... A> void warn(const A&... a) const { log(LogLevel::warn, a...); }
-  template <class... A> void error(const A&... a) const { log(LogLevel::error, a...); }
+  template <class... A>
+  void debug(const A&... a) const {
+    log(LogLevel::debug, a...);
+  }
+  template <class... A>
+  void info(const A&... a) const {
+    log(LogLevel::info, a...);
+  }
+  template <class... A>
+  void warn(const A&... a) const {
+    log(LogLevel::warn, a...);
+  }
+  template <class... A>
+  void error(const A&... a) const {
+    log(LogLevel::error, a...);
+  }
 
-  template <class... A> void log(LogLevel l, const A&... a) const {
+  template <class... A>
+  void log(LogLevel l, const A&... a) const {
     if (!enabled(l)) return;
     std::ostringstream os;
     (os << ... << a);
@@ -44,7 +57,7 @@ class Logger {
 
 // Fixed-point formatting helpers for log lines ("12.35", "1.2M").
 std::string fixed(double v, int decimals = 2);
-std::string human_count(double v);   // 1234567 -> "1.23M"
-std::string human_bytes(double v);   // 1536 -> "1.50 KiB"
+std::string human_count(double v);  // 1234567 -> "1.23M"
+std::string human_bytes(double v);  // 1536 -> "1.50 KiB"
 
 }  // namespace ecom

@@ -1,6 +1,7 @@
 #pragma once
 // Progress lines (stage, percent, rate) on rank 0. On a terminal one line is redrawn with '\r';
-// otherwise (batch logs) a plain line is printed at most every `min_interval_s` seconds and at 100%.
+// otherwise (batch logs) a plain line is printed at most every `min_interval_s` seconds and at
+// 100%.
 #include <chrono>
 #include <cstdint>
 #include <cstdio>

@@ -10,7 +10,7 @@ namespace ecom {
 class Timers {
  public:
   struct Entry {
-    std::string path;   // "ingest/parse" for a timer nested in "ingest"
+    std::string path;  // "ingest/parse" for a timer nested in "ingest"
     double seconds = 0;
     std::uint64_t items = 0;  // optional throughput denominator (events, bytes, ...)
     std::string unit;         // what `items` counts

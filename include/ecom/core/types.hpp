@@ -1,9 +1,9 @@
 #pragma once
 // The fixed-size event record that travels through shuffle, store and features.
-#include <cstdint>
-#include <string_view>
-#include <optional>
 #include <array>
+#include <cstdint>
+#include <optional>
+#include <string_view>
 
 namespace ecom {
 
@@ -17,7 +17,9 @@ inline std::optional<EventType> parse_event_type(std::string_view s) {
     if (kEventTypeNames[static_cast<std::size_t>(i)] == s) return static_cast<EventType>(i);
   return std::nullopt;
 }
-inline std::string_view name_of(EventType t) { return kEventTypeNames[static_cast<std::size_t>(t)]; }
+inline std::string_view name_of(EventType t) {
+  return kEventTypeNames[static_cast<std::size_t>(t)];
+}
 
 // Id used for an empty brand / category_code ("unknown").
 inline constexpr std::uint64_t kUnknownStringId = 0;

@@ -45,8 +45,8 @@ enum class Reason : std::uint8_t {
 };
 inline constexpr int kReasons = 9;
 inline constexpr std::array<std::string_view, kReasons> kReasonNames = {
-    "field_count",  "bad_time",    "unknown_event_type", "bad_product_id", "bad_category_id",
-    "bad_price",    "bad_user_id", "bad_session",        "out_of_window"};
+    "field_count", "bad_time",    "unknown_event_type", "bad_product_id", "bad_category_id",
+    "bad_price",   "bad_user_id", "bad_session",        "out_of_window"};
 inline std::string_view name_of(Reason r) { return kReasonNames[static_cast<std::size_t>(r)]; }
 
 // Accepted event times, seconds since the epoch: [begin, end).

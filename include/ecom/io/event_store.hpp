@@ -52,10 +52,10 @@ struct FileManifest {
   // zero_price: rows among rows_kept whose price is 0 (kept, not rejected: "a zero price is kept
   // and counted"). Stores written before this count existed read as 0.
   std::uint64_t zero_price = 0;
-  std::map<std::string, std::uint64_t> rejects;     // reason -> count (stored exactly as given)
+  std::map<std::string, std::uint64_t> rejects;        // reason -> count (stored exactly as given)
   std::array<std::uint64_t, kInputColumns> missing{};  // per input column, before cleaning
-  std::string ingest_time;  // ISO 8601 UTC
-  int partition = 0;        // set by append_partition to the partition it creates
+  std::string ingest_time;                             // ISO 8601 UTC
+  int partition = 0;  // set by append_partition to the partition it creates
 
   bool operator==(const FileManifest&) const = default;
 };
@@ -67,7 +67,7 @@ struct AuditRecord {
   std::string time;    // ISO 8601 UTC
   std::uint64_t events_removed = 0;
   std::uint64_t partitions_removed = 0;
-  std::string note;    // policy or request reference (no personal data)
+  std::string note;  // policy or request reference (no personal data)
 
   bool operator==(const AuditRecord&) const = default;
 };

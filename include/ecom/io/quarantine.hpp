@@ -47,7 +47,8 @@ class Quarantine {
   std::string rows_;  // the raw rows, concatenated
 };
 
-// The quarantine path for a store: "X.h5" -> "X.quarantine.csv", otherwise path + ".quarantine.csv".
+// The quarantine path for a store: "X.h5" -> "X.quarantine.csv", otherwise path +
+// ".quarantine.csv".
 std::string default_quarantine_path(const std::string& store_path);
 
 }  // namespace ecom::io

@@ -32,24 +32,25 @@ struct KMeansOptions {
   double oversampling = 2.0;  // expected candidates per round = oversampling · k (Spark: 2k)
   int init_lloyd_iter = 30;   // weighted Lloyd iterations on the candidates (Spark LocalKMeans)
   int n_init = 1;             // independent initialisations; the lowest inertia is kept
-  int block_rows = 256;       // users per block of the distance kernel (results do not depend on it)
-  bool canonical_order = true;  // number clusters by decreasing size (ties: centroid, lexicographic)
+  int block_rows = 256;  // users per block of the distance kernel (results do not depend on it)
+  bool canonical_order =
+      true;  // number clusters by decreasing size (ties: centroid, lexicographic)
 };
 
 struct KMeansResult {
-  RowMatrix centroids;                // k × d
-  std::vector<std::int32_t> labels;   // per local user, in [0, k)
-  std::vector<double> dist2;          // per local user: squared distance to its centroid (direct)
-  std::vector<std::uint64_t> sizes;   // per cluster, global
-  double inertia = 0;                 // sum of dist2 over all users (exact)
-  std::uint64_t n_total = 0;          // users over all ranks
-  int iterations = 0;                 // Lloyd iterations of the kept initialisation
+  RowMatrix centroids;               // k × d
+  std::vector<std::int32_t> labels;  // per local user, in [0, k)
+  std::vector<double> dist2;         // per local user: squared distance to its centroid (direct)
+  std::vector<std::uint64_t> sizes;  // per cluster, global
+  double inertia = 0;                // sum of dist2 over all users (exact)
+  std::uint64_t n_total = 0;         // users over all ranks
+  int iterations = 0;                // Lloyd iterations of the kept initialisation
   bool converged = false;
-  int reseeded = 0;                   // empty clusters reseeded (kept initialisation)
-  int best_init = 0;                  // which initialisation was kept
-  int candidates = 0;                 // k-means|| candidates (kept initialisation)
-  double init_seconds = 0;            // wall time of initialisation (kept one)
-  double lloyd_seconds = 0;           // wall time of the Lloyd iterations (kept one)
+  int reseeded = 0;          // empty clusters reseeded (kept initialisation)
+  int best_init = 0;         // which initialisation was kept
+  int candidates = 0;        // k-means|| candidates (kept initialisation)
+  double init_seconds = 0;   // wall time of initialisation (kept one)
+  double lloyd_seconds = 0;  // wall time of the Lloyd iterations (kept one)
 };
 
 // The full algorithm: n_init × (k-means|| + Lloyd), the lowest inertia kept (ties: the earlier

@@ -20,7 +20,8 @@ struct Contingency {
   int ka = 0, kb = 0;
   std::vector<std::int64_t> counts;  // row-major ka × kb
   std::int64_t at(int i, int j) const {
-    return counts[static_cast<std::size_t>(i) * static_cast<std::size_t>(kb) + static_cast<std::size_t>(j)];
+    return counts[static_cast<std::size_t>(i) * static_cast<std::size_t>(kb) +
+                  static_cast<std::size_t>(j)];
   }
 };
 
@@ -46,7 +47,7 @@ double adjusted_rand_index(std::span<const std::int32_t> a, std::span<const std:
 double pair_agreement(std::span<const std::int32_t> a, std::span<const std::int32_t> b);
 
 struct SilhouetteResult {
-  double value = 0;             // mean silhouette over the sample (NaN if undefined)
+  double value = 0;  // mean silhouette over the sample (NaN if undefined)
   std::uint64_t sample_size = 0;
 };
 

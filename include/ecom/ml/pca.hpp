@@ -42,12 +42,12 @@ struct Moments {
 };
 
 struct Pca {
-  std::uint64_t n = 0;                 // rows fitted on
-  Eigen::VectorXd mean;                // d: column means of the input
-  Eigen::MatrixXd covariance;          // d × d
-  Eigen::VectorXd eigenvalues;         // all d, decreasing (variances along the components)
-  Eigen::VectorXd explained_ratio;     // all d: max(λ, 0) / Σ max(λ, 0) (0 if the sum is 0)
-  RowMatrix loadings;                  // d × k: column c is component c (unit length)
+  std::uint64_t n = 0;              // rows fitted on
+  Eigen::VectorXd mean;             // d: column means of the input
+  Eigen::MatrixXd covariance;       // d × d
+  Eigen::VectorXd eigenvalues;      // all d, decreasing (variances along the components)
+  Eigen::VectorXd explained_ratio;  // all d: max(λ, 0) / Σ max(λ, 0) (0 if the sum is 0)
+  RowMatrix loadings;               // d × k: column c is component c (unit length)
   int kept() const { return static_cast<int>(loadings.cols()); }
   int dims() const { return static_cast<int>(mean.size()); }
 

@@ -27,12 +27,12 @@ namespace ecom::ml {
 using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 struct Scaler {
-  std::vector<std::string> names;   // column names, in matrix order
-  std::vector<std::uint8_t> log1p;  // 1: the column goes through the signed log1p first
-  std::vector<double> mean;         // of g(x), over all users
-  std::vector<double> scale;        // population standard deviation of g(x), or 1 if constant
+  std::vector<std::string> names;      // column names, in matrix order
+  std::vector<std::uint8_t> log1p;     // 1: the column goes through the signed log1p first
+  std::vector<double> mean;            // of g(x), over all users
+  std::vector<double> scale;           // population standard deviation of g(x), or 1 if constant
   std::vector<std::uint8_t> constant;  // 1: min == max over all users (scale forced to 1)
-  std::uint64_t n = 0;              // users the moments were taken over
+  std::uint64_t n = 0;                 // users the moments were taken over
 
   std::size_t dims() const { return names.size(); }
   // Throws ecom::Error if the vectors disagree in size, or a scale is not finite and > 0.

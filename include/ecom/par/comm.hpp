@@ -31,19 +31,32 @@ concept Arithmetic = std::is_arithmetic_v<T>;
 
 template <Arithmetic T>
 MPI_Datatype mpi_type() {
-  if constexpr (std::is_same_v<T, double>) return MPI_DOUBLE;
-  else if constexpr (std::is_same_v<T, float>) return MPI_FLOAT;
-  else if constexpr (std::is_same_v<T, bool>) return MPI_CXX_BOOL;
-  else if constexpr (std::is_same_v<T, char>) return MPI_CHAR;
-  else if constexpr (std::is_integral_v<T> && std::is_signed_v<T> && sizeof(T) == 1) return MPI_INT8_T;
-  else if constexpr (std::is_integral_v<T> && std::is_signed_v<T> && sizeof(T) == 2) return MPI_INT16_T;
-  else if constexpr (std::is_integral_v<T> && std::is_signed_v<T> && sizeof(T) == 4) return MPI_INT32_T;
-  else if constexpr (std::is_integral_v<T> && std::is_signed_v<T> && sizeof(T) == 8) return MPI_INT64_T;
-  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && sizeof(T) == 1) return MPI_UINT8_T;
-  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && sizeof(T) == 2) return MPI_UINT16_T;
-  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && sizeof(T) == 4) return MPI_UINT32_T;
-  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && sizeof(T) == 8) return MPI_UINT64_T;
-  else static_assert(sizeof(T) == 0, "no MPI type for T");
+  if constexpr (std::is_same_v<T, double>)
+    return MPI_DOUBLE;
+  else if constexpr (std::is_same_v<T, float>)
+    return MPI_FLOAT;
+  else if constexpr (std::is_same_v<T, bool>)
+    return MPI_CXX_BOOL;
+  else if constexpr (std::is_same_v<T, char>)
+    return MPI_CHAR;
+  else if constexpr (std::is_integral_v<T> && std::is_signed_v<T> && sizeof(T) == 1)
+    return MPI_INT8_T;
+  else if constexpr (std::is_integral_v<T> && std::is_signed_v<T> && sizeof(T) == 2)
+    return MPI_INT16_T;
+  else if constexpr (std::is_integral_v<T> && std::is_signed_v<T> && sizeof(T) == 4)
+    return MPI_INT32_T;
+  else if constexpr (std::is_integral_v<T> && std::is_signed_v<T> && sizeof(T) == 8)
+    return MPI_INT64_T;
+  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && sizeof(T) == 1)
+    return MPI_UINT8_T;
+  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && sizeof(T) == 2)
+    return MPI_UINT16_T;
+  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && sizeof(T) == 4)
+    return MPI_UINT32_T;
+  else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && sizeof(T) == 8)
+    return MPI_UINT64_T;
+  else
+    static_assert(sizeof(T) == 0, "no MPI type for T");
 }
 
 // A committed contiguous datatype of `bytes` bytes (one record), freed on destruction.
@@ -97,18 +110,40 @@ class Comm {
   }
 
   // ---- reductions (plain floating point: for reporting, not for model sums) ------------
-  template <Arithmetic T> void allreduce_sum(std::span<T> values) { allreduce(values, MPI_SUM); }
-  template <Arithmetic T> void allreduce_min(std::span<T> values) { allreduce(values, MPI_MIN); }
-  template <Arithmetic T> void allreduce_max(std::span<T> values) { allreduce(values, MPI_MAX); }
-  template <Arithmetic T> T allreduce_sum(T v) { allreduce(std::span<T>(&v, 1), MPI_SUM); return v; }
-  template <Arithmetic T> T allreduce_min(T v) { allreduce(std::span<T>(&v, 1), MPI_MIN); return v; }
-  template <Arithmetic T> T allreduce_max(T v) { allreduce(std::span<T>(&v, 1), MPI_MAX); return v; }
+  template <Arithmetic T>
+  void allreduce_sum(std::span<T> values) {
+    allreduce(values, MPI_SUM);
+  }
+  template <Arithmetic T>
+  void allreduce_min(std::span<T> values) {
+    allreduce(values, MPI_MIN);
+  }
+  template <Arithmetic T>
+  void allreduce_max(std::span<T> values) {
+    allreduce(values, MPI_MAX);
+  }
+  template <Arithmetic T>
+  T allreduce_sum(T v) {
+    allreduce(std::span<T>(&v, 1), MPI_SUM);
+    return v;
+  }
+  template <Arithmetic T>
+  T allreduce_min(T v) {
+    allreduce(std::span<T>(&v, 1), MPI_MIN);
+    return v;
+  }
+  template <Arithmetic T>
+  T allreduce_max(T v) {
+    allreduce(std::span<T>(&v, 1), MPI_MAX);
+    return v;
+  }
   // True on every rank iff `ok` is true on every rank. Use before a collective that must not
   // start when one rank has failed.
   bool all_ok(bool ok);
 
   // Exclusive prefix sum over ranks (rank 0 gets 0).
-  template <Arithmetic T> T exscan_sum(T v) {
+  template <Arithmetic T>
+  T exscan_sum(T v) {
     T out{};
     check(MPI_Exscan(&v, &out, 1, mpi_type<T>(), MPI_SUM, comm_), "MPI_Exscan");
     if (rank_ == 0) out = T{};
@@ -124,7 +159,8 @@ class Comm {
   ExactVector exact_combine(const ExactVector& local);
 
   // ---- gathers and broadcasts ---------------------------------------------------------
-  template <Trivial T> std::vector<T> allgather(const T& v) {
+  template <Trivial T>
+  std::vector<T> allgather(const T& v) {
     std::vector<T> out(static_cast<std::size_t>(size_));
     check(MPI_Allgather(&v, sizeof(T), MPI_BYTE, out.data(), sizeof(T), MPI_BYTE, comm_),
           "MPI_Allgather");
@@ -132,7 +168,8 @@ class Comm {
     return out;
   }
   // Concatenation of every rank's `local` in rank order (total must stay below 2^31 records).
-  template <Trivial T> std::vector<T> allgatherv(std::span<const T> local) {
+  template <Trivial T>
+  std::vector<T> allgatherv(std::span<const T> local) {
     auto counts = allgather<long long>(static_cast<long long>(local.size()));
     std::vector<int> rc(counts.size()), displ(counts.size());
     long long total = 0;
@@ -150,16 +187,21 @@ class Comm {
     count_traffic(local.size_bytes(), static_cast<std::uint64_t>(total) * sizeof(T));
     return out;
   }
-  template <Trivial T> void bcast(std::span<T> values, int root) {
+  template <Trivial T>
+  void bcast(std::span<T> values, int root) {
     if (values.empty()) return;
     RecordType rt(sizeof(T));
     check(MPI_Bcast(values.data(), static_cast<int>(values.size()), rt.get(), root, comm_),
           "MPI_Bcast");
     count_traffic(rank_ == root ? values.size_bytes() : 0, rank_ == root ? 0 : values.size_bytes());
   }
-  template <Trivial T> void bcast(T& value, int root) { bcast(std::span<T>(&value, 1), root); }
+  template <Trivial T>
+  void bcast(T& value, int root) {
+    bcast(std::span<T>(&value, 1), root);
+  }
   void bcast(std::string& s, int root);
-  template <Trivial T> void bcast(std::vector<T>& v, int root) {
+  template <Trivial T>
+  void bcast(std::vector<T>& v, int root) {
     std::uint64_t n = v.size();
     bcast(n, root);
     v.resize(n);
@@ -168,11 +210,12 @@ class Comm {
 
   // ---- all-to-all ---------------------------------------------------------------------
   // One MPI_Alltoall of one value per destination.
-  template <Trivial T> std::vector<T> alltoall(std::span<const T> per_dest) {
+  template <Trivial T>
+  std::vector<T> alltoall(std::span<const T> per_dest) {
     std::vector<T> out(static_cast<std::size_t>(size_));
-    check(MPI_Alltoall(per_dest.data(), sizeof(T), MPI_BYTE, out.data(), sizeof(T), MPI_BYTE,
-                       comm_),
-          "MPI_Alltoall");
+    check(
+        MPI_Alltoall(per_dest.data(), sizeof(T), MPI_BYTE, out.data(), sizeof(T), MPI_BYTE, comm_),
+        "MPI_Alltoall");
     count_traffic(per_dest.size_bytes(), out.size() * sizeof(T));
     return out;
   }
@@ -187,10 +230,10 @@ class Comm {
   std::vector<T> exchange_grouped(std::span<const T> records, std::span<const std::uint64_t> counts,
                                   std::size_t budget_bytes) {
     std::vector<T> out;
-    exchange_grouped_bytes(reinterpret_cast<const std::byte*>(records.data()), sizeof(T), counts,
-                           budget_bytes,
-                           [&out](std::uint64_t total) { out.resize(total); },
-                           [&out]() { return reinterpret_cast<std::byte*>(out.data()); });
+    exchange_grouped_bytes(
+        reinterpret_cast<const std::byte*>(records.data()), sizeof(T), counts, budget_bytes,
+        [&out](std::uint64_t total) { out.resize(total); },
+        [&out]() { return reinterpret_cast<std::byte*>(out.data()); });
     return out;
   }
 
@@ -216,10 +259,11 @@ class Comm {
 
  private:
   Comm(MPI_Comm c, bool owned);
-  template <Arithmetic T> void allreduce(std::span<T> values, MPI_Op op) {
+  template <Arithmetic T>
+  void allreduce(std::span<T> values, MPI_Op op) {
     if (values.empty()) return;
-    check(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()),
-                        mpi_type<T>(), op, comm_),
+    check(MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), mpi_type<T>(),
+                        op, comm_),
           "MPI_Allreduce");
     count_traffic(values.size_bytes(), values.size_bytes());
   }

@@ -46,7 +46,9 @@ class Stream {
       : seed_(seed), purpose_(purpose), id_(id) {}
   double uniform() { return par::uniform(seed_, purpose_, id_, counter_++); }
   double normal() { return par::normal(seed_, purpose_, id_, counter_++); }
-  std::uint64_t index(std::uint64_t n) { return uniform_index(seed_, purpose_, id_, counter_++, n); }
+  std::uint64_t index(std::uint64_t n) {
+    return uniform_index(seed_, purpose_, id_, counter_++, n);
+  }
   std::uint64_t bits() { return random_bits(seed_, purpose_, id_, counter_++); }
   std::uint32_t counter() const { return counter_; }
 

@@ -13,7 +13,7 @@ namespace ecom::par {
 struct StageStat {
   std::string path;
   double min = 0, avg = 0, max = 0;
-  double imbalance = 0;  // max/avg - 1
+  double imbalance = 0;     // max/avg - 1
   std::uint64_t items = 0;  // summed over ranks
   std::string unit;
 };
@@ -31,7 +31,9 @@ std::vector<TrafficStat> reduce_traffic(Comm& comm);
 
 // Peak resident set size of this process in bytes (VmHWM), and its min/avg/max over ranks.
 std::uint64_t peak_rss_bytes();
-struct RssStat { double min = 0, avg = 0, max = 0, total = 0; };
+struct RssStat {
+  double min = 0, avg = 0, max = 0, total = 0;
+};
 RssStat reduce_peak_rss(Comm& comm);
 
 }  // namespace ecom::par

@@ -12,8 +12,12 @@
 #include "ecom/ml/recommend.hpp"
 #include "ecom/ml/selection.hpp"
 
-namespace CLI { class App; }
-namespace ecom { struct Context; }
+namespace CLI {
+class App;
+}
+namespace ecom {
+struct Context;
+}
 
 namespace ecom::pipeline {
 

@@ -3,7 +3,9 @@
 // selected sets `action` to the function that runs it.
 #include <functional>
 
-namespace CLI { class App; }
+namespace CLI {
+class App;
+}
 
 namespace ecom {
 struct Context;

@@ -9,6 +9,7 @@ void add_ingest_command(CLI::App& app, Action& action);        // src/pipeline/i
 void add_pseudonymize_command(CLI::App& app, Action& action);  // src/privacy/command.cpp
 void add_synth_command(CLI::App& app, Action& action);         // src/synth/command.cpp
 void add_analysis_commands(CLI::App& app, Action& action);     // src/pipeline/run.cpp: analyze, run
-void add_score_command(CLI::App& app, Action& action);          // src/pipeline/score.cpp
-void add_retention_commands(CLI::App& app, Action& action);    // src/pipeline/retention.cpp: purge, forget
+void add_score_command(CLI::App& app, Action& action);         // src/pipeline/score.cpp
+void add_retention_commands(CLI::App& app,
+                            Action& action);  // src/pipeline/retention.cpp: purge, forget
 }  // namespace ecom

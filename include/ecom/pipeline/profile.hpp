@@ -60,7 +60,7 @@ class Table {
 // Events per session and session duration statistics (see docs/STORE.md).
 // Undefined values (no sessions; std of one session) are NaN.
 struct SessionStats {
-  std::uint64_t count = 0;  // sessions: distinct (user, session) pairs
+  std::uint64_t count = 0;   // sessions: distinct (user, session) pairs
   double mean = 0, std = 0;  // events per session; std is the sample std (n-1)
   double min = 0, max = 0;
   double p25 = 0, p50 = 0, p75 = 0;  // linear interpolation (numpy default, Hyndman-Fan 7)
@@ -77,7 +77,7 @@ struct Profile {
   // Events per UTC day from `first_day` (days since 1970-01-01), contiguous, zeros included.
   std::int64_t first_day = 0;
   std::vector<std::uint64_t> day_count;
-  std::array<std::uint64_t, 24> hour_count{};  // UTC hour of day
+  std::array<std::uint64_t, 24> hour_count{};                             // UTC hour of day
   std::array<double, kEventTypes> price_sum{}, price_min{}, price_max{};  // exact sum
   // Events whose price is 0 (kept by the ingest, counted here per type).
   std::array<std::uint64_t, kEventTypes> zero_price{};
