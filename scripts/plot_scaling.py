@@ -225,6 +225,7 @@ def plot(out):
 #
 # Stage s on P ranks, N events, U users, I products, measured on C cores:
 #   T_s(P) = c_s  +  sum_j a_sj W_sj(N, U, I) / (P q)  +  [P > 1] (alpha_s ceil(log2 min(P, C))  +  beta B_s(P))
+#            +  gamma_s max(0, P / C - 1)
 #   c_s: the stage's fixed cost per run, paid by every rank whatever P (file creation and
 #        metadata, the d x d eigen-decomposition, the per-k set-up of the segment selection, ...);
 #   W_sj: the stage's work terms (TERMS), divided among the ranks;
@@ -236,6 +237,11 @@ def plot(out):
 #        cores add no rounds to wait for here: with mpi_yield_when_idle a waiting rank gives its
 #        core to one that has work, so the measured latency is that of ceil(log2 min(P, C))
 #        doublings (one on 2 cores); on dedicated cores it is ceil(log2 P);
+#   gamma_s: the waits of time-sharing, per rank beyond one per core: every collective of the
+#        stage waits until each of the P / C ranks sharing a core has had its turn (so the
+#        stages with many small collectives, the segment selection above all, slow down with P
+#        when oversubscribed although their work per core is the same). Zero on dedicated cores,
+#        so it does not enter the projection;
 #   B_s(P): bytes the busiest rank sends or receives,
 #     B_s(P) = x_s (N / P) (P - 1) / P  +  z_s I  +  y_s
 #     (records that change owner; data replicated on every rank, the ALS catalogue; collective
@@ -277,6 +283,12 @@ RANKS_PER_NODE = 16
 ALPHA_SHM = 0.5e-6
 NET_ALPHA = 2e-6
 NET_BETA = 16 / 12.5e9
+
+
+def oversubscription(p, cores):
+    """Ranks per core beyond one: 0 on dedicated cores (and in the projection), 1 for 4 ranks on
+    2 cores, 3 for 8."""
+    return max(0.0, p / cores - 1.0)
 
 
 def ceil_log2(p):
@@ -343,18 +355,20 @@ def model_fit(out):
     cols = [(s, t) for s in stages for t in TERMS[s]]
     nc, k = len(cols), len(stages)
     A, b, meta = [], [], []
+    OS = nc + k + 1  # oversubscription columns, one per stage
     for r in rows:
         s, t = r["stage"], r["seconds_max"]
         if t <= 0:
             continue
         p, c = r["ranks"], r["cores"]
         share = cpu_share(p, c, r["external_load"])
-        row = np.zeros(nc + k + 1)
+        row = np.zeros(nc + k + 1 + k)
         for j, (cs, ct) in enumerate(cols):
             if cs == s:
                 row[j] = term(ct, r["events"], r["users"], r["products"], p) / (share if ct != "1" else 1.0)
         row[nc + stages.index(s)] = ceil_log2(min(p, c))
         row[nc + k] = bytes_model(s, r["events"], r["products"], p)
+        row[OS + stages.index(s)] = oversubscription(p, c)
         w = 1.0 / max(t, WEIGHT_FLOOR)  # relative error; the shortest stages do not dominate
         A.append(row * w)
         b.append(t * w)
@@ -369,6 +383,7 @@ def model_fit(out):
     a = {cols[j]: coef[j] for j in range(nc)}
     alpha = coef[nc:nc + k]
     beta = coef[nc + k]
+    gamma = coef[OS:OS + k]
     n_params, n_nonzero = A.shape[1], int(np.count_nonzero(coef > 0))
 
     def ok(measured, model):
@@ -392,10 +407,10 @@ def model_fit(out):
                         int(ok(c[5], c[6]))] for c in check])
     write_csv(os.path.join(out, "model_fit.csv"),
               ["stage", "fixed_seconds", "work_seconds_per_unit", "alpha_seconds_per_log2P", "bytes_per_event_moved",
-               "bytes_per_product", "bytes_fixed", "beta_seconds_per_byte"],
+               "bytes_per_product", "bytes_fixed", "beta_seconds_per_byte", "gamma_seconds_per_oversubscription"],
               [[s, f"{a[(s, '1')]:.4e}", " + ".join(f"{a[(s, t)]:.4e}*{t}/P" for t in TERMS[s] if t != "1"),
                 f"{alpha[i]:.4e}", f"{bytes_fit[s][0]:.4g}", f"{bytes_fit[s][1]:.4g}", f"{bytes_fit[s][2]:.4g}",
-                f"{beta:.4e}"] for i, s in enumerate(stages)])
+                f"{beta:.4e}", f"{gamma[i]:.4e}"] for i, s in enumerate(stages)])
 
     # Memory: peak RSS of the busiest rank = m0 + m1 N / P + m2 I (all runs).
     mem_pts = [r for r in rows if r["stage"] == "analyze/read"]
