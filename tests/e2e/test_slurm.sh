@@ -46,6 +46,8 @@ wait_job() {
     [[ "$s" == COMPLETED ]] && return 0
     if [[ "$s" =~ FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE ]]; then
       cat $log >&2
+      scontrol show job "$id" >&2
+      grep -h -E "JobId=$id([^0-9]|$)|job_id $id|StepId=$id\." "$SLURM_DIR"/log/*.log 2>/dev/null | tail -40 >&2
       fail "job $id ended $s"
     fi
     sleep 0.5
@@ -79,6 +81,13 @@ done
 grep -q "^ecom: stopped by a signal after ALS sweep" "$WORK/b-$job_b.out" || fail "job $job_b: ranks did not stop at a sweep"
 grep -q "exit code 75" "$WORK/b-$job_b.out" || fail "job $job_b: srun did not report exit code 75"
 grep -q "requeueing job $job_b" "$WORK/b-$job_b.out" || fail "job $job_b did not requeue itself"
+# The requeued job passes through COMPLETING/REQUEUED while the old batch step is cleaned up;
+# moving its start time before it is PENDING again can make the new launch fail (seen under load).
+for ((i = 0; i < 240; ++i)); do
+  [[ "$(job_states "$job_b")" == PENDING ]] && break
+  sleep 0.25
+done
+[[ "$(job_states "$job_b")" == PENDING ]] || { scontrol show job "$job_b" >&2; fail "job $job_b not PENDING after its requeue"; }
 scontrol update JobId="$job_b" StartTime=now || fail "scontrol update StartTime"
 ok "job $job_b: SIGUSR1 -> checkpoint, exit 75, requeued ($((SECONDS - t0)) s)"
 
