@@ -477,7 +477,8 @@ RowMatrix kmeans_parallel_init(par::Comm& comm, const RowMatrix& scores,
   if (k < 1) throw UserError("k-means: k must be at least 1");
   if (shape.n_total < static_cast<std::uint64_t>(k)) {
     std::ostringstream os;
-    os << "k-means: k = " << k << " but only " << shape.n_total << " users";
+    os << "k-means: k = " << k << " but only " << shape.n_total
+       << (shape.n_total == 1 ? " user" : " users");
     throw UserError(os.str());
   }
   auto key0 = [&](std::size_t i) {

@@ -347,7 +347,8 @@ KSelection select_k(par::Comm& comm, const RowMatrix& scores,
       std::min<std::uint64_t>(static_cast<std::uint64_t>(std::max(options.k_max, k_lo)), n_total));
   if (k_lo > k_hi) {
     std::ostringstream os;
-    os << "k selection: k_min = " << options.k_min << " but only " << n_total << " users";
+    os << "k selection: k_min = " << options.k_min << " but only " << n_total
+       << (n_total == 1 ? " user" : " users");
     throw UserError(os.str());
   }
   auto say = [&](const std::string& s) {
