@@ -683,18 +683,21 @@ KMeansResult kmeans(par::Comm& comm, const RowMatrix& scores,
     res.best_init = r;
     if (r == 0 || res.inertia < best.inertia) best = std::move(res);
   }
-  if (options.canonical_order) {
-    const auto perm = canonical_permutation(best.centroids, best.sizes);
-    RowMatrix c(best.centroids.rows(), best.centroids.cols());
-    for (std::size_t old = 0; old < perm.size(); ++old)
-      c.row(perm[old]) = best.centroids.row(static_cast<Eigen::Index>(old));
-    best.centroids = std::move(c);
-    // Relabel by assignment rather than through perm, so that ties between equidistant
-    // centroids still go to the lower (new) index.
-    assign_all(comm, scores, best.centroids, options.block_rows, best.labels, best.dist2,
-               &best.sizes, &best.inertia);
-  }
+  if (options.canonical_order) put_in_canonical_order(comm, scores, options.block_rows, best);
   return best;
+}
+
+void put_in_canonical_order(par::Comm& comm, const RowMatrix& scores, int block_rows,
+                            KMeansResult& result) {
+  const auto perm = canonical_permutation(result.centroids, result.sizes);
+  RowMatrix c(result.centroids.rows(), result.centroids.cols());
+  for (std::size_t old = 0; old < perm.size(); ++old)
+    c.row(perm[old]) = result.centroids.row(static_cast<Eigen::Index>(old));
+  result.centroids = std::move(c);
+  // Relabel by assignment rather than through perm, so that ties between equidistant
+  // centroids still go to the lower (new) index.
+  assign_all(comm, scores, result.centroids, block_rows, result.labels, result.dist2, &result.sizes,
+             &result.inertia);
 }
 
 }  // namespace ecom::ml

@@ -155,15 +155,7 @@ KMeansResult chain_step(par::Comm& comm, const RowMatrix& scores,
     *chain = best;  // the chain continues from the better solution of this k
     return best;
   }
-  if (o.canonical_order) {
-    const auto perm = canonical_permutation(grown.centroids, grown.sizes);
-    RowMatrix sorted(grown.centroids.rows(), grown.centroids.cols());
-    for (std::size_t old = 0; old < perm.size(); ++old)
-      sorted.row(perm[old]) = grown.centroids.row(static_cast<Eigen::Index>(old));
-    grown.centroids = std::move(sorted);
-    assign_all(comm, scores, grown.centroids, o.block_rows, grown.labels, grown.dist2, &grown.sizes,
-               &grown.inertia);
-  }
+  if (o.canonical_order) put_in_canonical_order(comm, scores, o.block_rows, grown);
   grown.best_init = o.n_init;  // the grown start, after the n_init k-means|| starts
   *chain = grown;
   return grown;

@@ -76,6 +76,12 @@ void assign_all(par::Comm& comm, const RowMatrix& scores, const RowMatrix& centr
                 int block_rows, std::vector<std::int32_t>& labels, std::vector<double>& dist2,
                 std::vector<std::uint64_t>* sizes, double* inertia);
 
+// Collective: puts a solution's centroids in canonical order (canonical_permutation) and
+// relabels every user by assignment, so that ties between equidistant centroids go to the lower
+// (new) index; sizes, dist2 and inertia are recomputed.
+void put_in_canonical_order(par::Comm& comm, const RowMatrix& scores, int block_rows,
+                            KMeansResult& result);
+
 // ---- pure kernels (no MPI) ------------------------------------------------------------
 
 // Nearest centroid of rows [first, first + count) of `scores` by the GEMM form
