@@ -18,6 +18,7 @@
 
 #include "ecom/core/error.hpp"
 #include "ecom/core/uint128.hpp"
+#include "ecom/io/read_plan.hpp"
 
 namespace ecom::io {
 
@@ -57,37 +58,17 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& patterns)
 std::vector<ByteRange> split_bytes(std::span<const std::uint64_t> sizes, int ranks, int rank) {
   const std::uint64_t total = std::accumulate(sizes.begin(), sizes.end(), std::uint64_t{0});
   const auto p = static_cast<std::uint64_t>(ranks);
-  const auto r = static_cast<std::uint64_t>(rank);
-  const auto lo = static_cast<std::uint64_t>(static_cast<u128>(total) * r / p);
-  const auto hi = static_cast<std::uint64_t>(static_cast<u128>(total) * (r + 1) / p);
-  std::vector<ByteRange> out;
-  std::uint64_t file_start = 0;
-  for (std::size_t f = 0; f < sizes.size(); ++f) {
-    const std::uint64_t file_end = file_start + sizes[f];
-    const std::uint64_t b = std::max(lo, file_start), e = std::min(hi, file_end);
-    if (b < e) out.push_back(ByteRange{f, b - file_start, e - file_start});
-    file_start = file_end;
-  }
-  return out;
+  std::vector<std::uint64_t> shares(p);
+  for (std::uint64_t r = 0; r < p; ++r)
+    shares[r] = static_cast<std::uint64_t>(static_cast<u128>(total) * (r + 1) / p -
+                                           static_cast<u128>(total) * r / p);
+  return split_by_shares(sizes, shares, rank);
 }
 
 std::vector<int> assign_whole_files(std::span<const std::uint64_t> sizes, int ranks) {
-  std::vector<std::size_t> order(sizes.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return sizes[a] > sizes[b]; });
   std::vector<std::uint64_t> load(static_cast<std::size_t>(ranks), 0);
   std::vector<std::size_t> count(static_cast<std::size_t>(ranks), 0);
-  std::vector<int> owner(sizes.size(), 0);
-  for (std::size_t f : order) {
-    std::size_t best = 0;
-    for (std::size_t r = 1; r < load.size(); ++r)
-      if (load[r] < load[best] || (load[r] == load[best] && count[r] < count[best])) best = r;
-    owner[f] = static_cast<int>(best);
-    load[best] += sizes[f];
-    ++count[best];
-  }
-  return owner;
+  return assign_greedy(sizes, load, count);
 }
 
 // ---- sources --------------------------------------------------------------------------------

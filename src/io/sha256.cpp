@@ -4,8 +4,10 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "ecom/core/error.hpp"
@@ -49,24 +51,50 @@ std::string sha256_hex(std::string_view bytes) {
 }
 
 std::string sha256_file(const std::string& path, std::size_t chunk_bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw InputError("input file " + path + ": cannot open: " + std::strerror(errno));
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  Sha256 h;
-  std::vector<char> buf(chunk_bytes);
-  while (true) {
-    const ssize_t got = ::read(fd, buf.data(), buf.size());
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) {
-      const int err = errno;
-      ::close(fd);
-      throw InputError("input file " + path + ": read error: " + std::strerror(err));
-    }
-    if (got == 0) break;
-    h.update(buf.data(), static_cast<std::size_t>(got));
+  FileDigest d(path, chunk_bytes);
+  while (d.step()) {
   }
-  ::close(fd);
-  return h.hex_digest();
+  return d.hex();
+}
+
+FileDigest::FileDigest(std::string path, std::size_t chunk_bytes)
+    : path_(std::move(path)), chunk_(std::max<std::size_t>(chunk_bytes, 1)) {}
+
+FileDigest::~FileDigest() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool FileDigest::step() {
+  if (done_) return false;
+  if (fd_ < 0) {
+    fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw InputError("input file " + path_ + ": cannot open: " + std::strerror(errno));
+    ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+    sha_ = std::make_unique<Sha256>();
+    buf_ = std::make_unique_for_overwrite<char[]>(chunk_);
+  }
+  ssize_t got = 0;
+  do {
+    got = ::read(fd_, buf_.get(), chunk_);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) throw InputError("input file " + path_ + ": read error: " + std::strerror(errno));
+  if (got == 0) {
+    hex_ = sha_->hex_digest();
+    sha_.reset();
+    buf_.reset();
+    ::close(fd_);
+    fd_ = -1;
+    done_ = true;
+    return false;
+  }
+  sha_->update(buf_.get(), static_cast<std::size_t>(got));
+  bytes_ += static_cast<std::uint64_t>(got);
+  return true;
+}
+
+const std::string& FileDigest::hex() const {
+  if (!done_) throw Error("FileDigest::hex: " + path_ + " is not hashed yet");
+  return hex_;
 }
 
 }  // namespace ecom::io

@@ -30,6 +30,7 @@
 #include "ecom/io/input.hpp"
 #include "ecom/io/mapped_array.hpp"
 #include "ecom/io/quarantine.hpp"
+#include "ecom/io/read_plan.hpp"
 #include "ecom/io/sha256.hpp"
 #include "ecom/par/comm.hpp"
 #include "ecom/par/stats.hpp"
@@ -152,40 +153,108 @@ std::optional<std::string> first_line(const InputFile& f) {
   return std::string(line);
 }
 
-// Each file's SHA-256 and header, computed by one rank per file (largest first); the results
-// are shared with every rank. Fatal errors are agreed collectively.
-void check_and_hash(par::Comm& comm, std::vector<InputFile>& files) {
+// Each file's header, checked by one rank per file (largest first). Fatal errors are agreed
+// collectively.
+void check_headers(par::Comm& comm, const std::vector<InputFile>& files) {
   std::vector<std::uint64_t> sizes;
   for (const auto& f : files) sizes.push_back(f.size);
   const std::vector<int> owner = io::assign_whole_files(sizes, comm.size());
   std::string error;
   std::uint64_t error_file = 0;
-  std::vector<char> digests(files.size() * 64, '\0');
   for (std::size_t i = 0; i < files.size() && error.empty(); ++i) {
     if (owner[i] != comm.rank()) continue;
     try {
       const auto header = first_line(files[i]);
-      if (!header) {
+      if (!header)
         error = "input file " + files[i].path + ": empty file";
-      } else if (!io::is_rees_header(*header)) {
+      else if (!io::is_rees_header(*header))
         error = "input file " + files[i].path + ": wrong header (expected " +
                 std::string(io::kReesHeader) + ")";
-      } else {
-        const std::string d = io::sha256_file(files[i].path);
-        std::memcpy(digests.data() + i * 64, d.data(), 64);
-      }
     } catch (const Error& e) {
       error = e.what();
     }
     if (!error.empty()) error_file = i;
   }
   agree_file_error(comm, error_file, error);
-  // Every digest has one owner; the others hold zeros: a max-reduction shares them.
+}
+
+// Shares the digests of `files` that their owner computed (`digests`: 64 hex digits per file
+// this rank owns, zeros elsewhere): every digest has one owner, so a max-reduction shares them.
+void share_digests(par::Comm& comm, std::vector<InputFile>& files, std::vector<char>& digests) {
   std::vector<std::int8_t> shared(digests.begin(), digests.end());
   comm.allreduce_max(std::span<std::int8_t>(shared));
   for (std::size_t i = 0; i < files.size(); ++i)
-    files[i].sha256.assign(reinterpret_cast<const char*>(shared.data()) + i * 64, 64);
+    if (shared[i * 64] != 0)
+      files[i].sha256.assign(reinterpret_cast<const char*>(shared.data()) + i * 64, 64);
 }
+
+// The SHA-256 of the files with need[i], computed now by one rank per file (largest first).
+void hash_now(par::Comm& comm, std::vector<InputFile>& files, const std::vector<bool>& need) {
+  std::vector<std::uint64_t> sizes;
+  std::vector<std::size_t> which;
+  for (std::size_t i = 0; i < files.size(); ++i)
+    if (need[i]) {
+      sizes.push_back(files[i].size);
+      which.push_back(i);
+    }
+  if (which.empty()) return;
+  const std::vector<int> owner = io::assign_whole_files(sizes, comm.size());
+  std::string error;
+  std::uint64_t error_file = 0;
+  std::vector<char> digests(files.size() * 64, '\0');
+  for (std::size_t k = 0; k < which.size() && error.empty(); ++k) {
+    if (owner[k] != comm.rank()) continue;
+    const std::size_t i = which[k];
+    try {
+      const std::string d = io::sha256_file(files[i].path);
+      std::memcpy(digests.data() + i * 64, d.data(), 64);
+    } catch (const Error& e) {
+      error = e.what();
+      error_file = i;
+    }
+  }
+  agree_file_error(comm, error_file, error);
+  share_digests(comm, files, digests);
+}
+
+// The digests this rank computes beside its reading, one file after the other, a chunk per step.
+class DigestQueue {
+ public:
+  void add(std::size_t file, const std::string& path) {
+    jobs_.push_back(Job{file, std::make_unique<io::FileDigest>(path)});
+  }
+  // One chunk of the current file; false when every digest is done.
+  bool step() {
+    while (next_ < jobs_.size()) {
+      if (jobs_[next_].digest->step()) return true;
+      ++next_;
+    }
+    return false;
+  }
+  void finish() {
+    while (step()) {
+    }
+  }
+  // 64 hex digits per file of the run at the index of each file done here; zeros elsewhere.
+  std::vector<char> digests(std::size_t files) const {
+    std::vector<char> out(files * 64, '\0');
+    for (const auto& j : jobs_) std::memcpy(out.data() + j.file * 64, j.digest->hex().data(), 64);
+    return out;
+  }
+  std::uint64_t bytes() const {
+    std::uint64_t n = 0;
+    for (const auto& j : jobs_) n += j.digest->bytes();
+    return n;
+  }
+
+ private:
+  struct Job {
+    std::size_t file;
+    std::unique_ptr<io::FileDigest> digest;
+  };
+  std::vector<Job> jobs_;
+  std::size_t next_ = 0;
+};
 
 // ---- caches for the hot loop ----------------------------------------------------------------
 
@@ -298,20 +367,26 @@ struct Piece {
   bool gzip;
 };
 
-std::vector<Piece> plan_reading(const std::vector<InputFile>& files, int ranks, int rank) {
-  std::vector<std::uint32_t> plain, gz;
-  std::vector<std::uint64_t> plain_sizes, gz_sizes;
-  for (std::uint32_t i = 0; i < files.size(); ++i) {
-    (files[i].gzip ? gz : plain).push_back(i);
-    (files[i].gzip ? gz_sizes : plain_sizes).push_back(files[i].size);
-  }
+std::vector<Piece> plan_reading(const std::vector<InputFile>& files, const io::ReadPlan& plan,
+                                int rank) {
+  std::vector<std::uint32_t> plain;
+  std::vector<std::uint64_t> plain_sizes;
+  for (std::uint32_t i = 0; i < files.size(); ++i)
+    if (!files[i].gzip) {
+      plain.push_back(i);
+      plain_sizes.push_back(files[i].size);
+    }
   std::vector<Piece> out;
-  for (const auto& r : io::split_bytes(plain_sizes, ranks, rank))
+  for (const auto& r : io::split_by_shares(plain_sizes, plan.plain_share, rank))
     out.push_back(Piece{plain[r.file], io::ByteRange{plain[r.file], r.begin, r.end}, false});
-  const auto owner = io::assign_whole_files(gz_sizes, ranks);
-  for (std::size_t k = 0; k < gz.size(); ++k)
-    if (owner[k] == rank)
-      out.push_back(Piece{gz[k], io::ByteRange{gz[k], 0, files[gz[k]].size}, true});
+  // Whole gzip files, largest first (the order the plan assigned them in).
+  std::vector<std::uint32_t> gz;
+  for (std::uint32_t i = 0; i < files.size(); ++i)
+    if (plan.gzip_owner[i] == rank) gz.push_back(i);
+  std::stable_sort(gz.begin(), gz.end(),
+                   [&](std::uint32_t a, std::uint32_t b) { return files[a].size > files[b].size; });
+  for (const std::uint32_t i : gz)
+    out.push_back(Piece{i, io::ByteRange{i, 0, files[i].size}, true});
   return out;
 }
 
@@ -387,25 +462,39 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
     par::agree(comm, "ingest: at most " + std::to_string(io::kMaxFilesPerRun) + " files per run",
                ExitCode::usage);
   }
+  // Idempotence: files whose content is already in the store (or earlier in this run) are
+  // skipped. Equal content has equal size, so only a file whose size equals that of a stored
+  // file or of another input needs its SHA-256 before reading; the others are new for sure and
+  // get theirs beside the reading (DigestQueue), on ranks that would otherwise wait.
+  const bool store_exists = io::EventStore::exists(comm, opts.store);
+  std::uint32_t vshards = opts.vshards != 0 ? opts.vshards : par::kDefaultVShards;
+  std::vector<io::FileManifest> stored;
+  if (store_exists) {
+    const io::EventStore store = io::EventStore::open(comm, opts.store);
+    if (opts.vshards == 0) vshards = store.vshards();
+    stored = store.manifest();
+  }
   std::vector<InputFile> candidates;
   {
     ScopedTimer t(ctx.timers, "check");
     CpuTimer cpu_0(result.cpu_seconds[0]);
     candidates = stat_inputs(comm, paths);
-    check_and_hash(comm, candidates);
+    check_headers(comm, candidates);
+    std::map<std::uint64_t, int> same_size;
+    for (const auto& m : stored) same_size[m.size] += 1;
+    for (const auto& f : candidates) same_size[f.size] += 1;
+    std::vector<bool> need(candidates.size());
+    for (std::size_t i = 0; i < candidates.size(); ++i) need[i] = same_size[candidates[i].size] > 1;
+    hash_now(comm, candidates, need);
   }
-
-  // Idempotence: skip files whose content is already in the store (or earlier in this run).
-  const bool store_exists = io::EventStore::exists(comm, opts.store);
-  std::uint32_t vshards = opts.vshards != 0 ? opts.vshards : par::kDefaultVShards;
   std::map<std::string, std::string> known;  // sha256 -> where that content was seen
-  if (store_exists) {
-    const io::EventStore store = io::EventStore::open(comm, opts.store);
-    if (opts.vshards == 0) vshards = store.vshards();
-    for (const auto& m : store.manifest()) known.emplace(m.sha256, m.name + " in the store");
-  }
+  for (const auto& m : stored) known.emplace(m.sha256, m.name + " in the store");
   std::vector<InputFile> files;
   for (const auto& f : candidates) {
+    if (f.sha256.empty()) {  // a size no other file has: new content
+      files.push_back(f);
+      continue;
+    }
     const auto [it, fresh] = known.emplace(f.sha256, f.path);
     if (!fresh) {
       ctx.log.info("ingest: skipping ", f.path, ": already ingested (same SHA-256 as ", it->second,
@@ -434,7 +523,13 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
                vshards, " virtual shards, gzip decoder ", io::gzip_backend());
 
   // ---- read, parse, validate, clean, pseudonymise; shuffle in rounds ------------------------
-  const std::vector<Piece> pieces = plan_reading(files, ranks, rank);
+  std::vector<io::PlanFile> plan_files;
+  for (const auto& f : files) plan_files.push_back(io::PlanFile{f.size, f.gzip, f.sha256.empty()});
+  const io::ReadPlan plan = io::plan_read(plan_files, ranks);
+  const std::vector<Piece> pieces = plan_reading(files, plan, rank);
+  DigestQueue digests;
+  for (std::size_t i = 0; i < nfiles; ++i)
+    if (plan.digest_owner[i] == rank) digests.add(i, files[i].path);
   std::uint64_t my_bytes = 0;
   for (const auto& p : pieces) my_bytes += p.range.end - p.range.begin;
   const std::size_t chunk = opts.read_chunk_kb * 1024;
@@ -518,7 +613,7 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
     }
   };
 
-  std::string read_error;
+  std::string read_error, digest_error;
   std::uint64_t read_error_file = 0;
   std::vector<std::uint64_t> dest_counts;
   std::uint64_t rounds = 0;
@@ -538,7 +633,16 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
     CpuTimer cpu_2(result.cpu_seconds[2]);
     comm.set_stage("ingest/shuffle");
     std::array<int, 2> flags = {more ? 1 : 0, read_error.empty() ? 0 : 1};
-    comm.allreduce_max(std::span<int>(flags));
+    // While slower ranks are still reading, this rank works on its digests.
+    comm.allreduce_max_while(std::span<int>(flags), [&] {
+      if (!digest_error.empty()) return false;
+      try {
+        return digests.step();
+      } catch (const Error& e) {
+        digest_error = e.what();
+        return false;
+      }
+    });
     if (flags[1] != 0) break;
     const std::span<const Event> send = buffers.grouped(dest_counts);
     {
@@ -554,6 +658,21 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
   progress.finish();
   agree_file_error(comm, read_error_file, read_error);
   buffers = ShuffleBuffers(1, 1);  // free
+  {
+    // What is left of this rank's digests (the others wait here), then every rank gets them.
+    ScopedTimer t(ctx.timers, "digest");
+    CpuTimer cpu_6(result.cpu_seconds[6]);
+    if (digest_error.empty()) {
+      try {
+        digests.finish();
+      } catch (const Error& e) {
+        digest_error = e.what();
+      }
+    }
+    par::agree(comm, digest_error, ExitCode::input);
+    std::vector<char> hex = digests.digests(nfiles);
+    share_digests(comm, files, hex);
+  }
   ctx.log.debug("ingest: ", rounds, " shuffle round(s), pseudonym cache misses ", users.misses());
 
   // ---- sort, remove duplicates --------------------------------------------------------------

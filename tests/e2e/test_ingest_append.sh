@@ -86,6 +86,51 @@ assert q == [["file", "line", "reason", "row"],
 PY
 ok "a new file appends partition 1; manifest, events and quarantine add up"
 
+# Equal size is not equal content: a file the size of a stored one (one digit of a price changed)
+# is hashed before reading and appended; so are two new inputs of equal size. Files of a size no
+# other file has get their SHA-256 beside the reading (on 1-4 ranks): the manifest must hold
+# the real digest in every case.
+$PY - nov.csv same_size.csv twin1.csv twin2.csv <<'PY'
+import sys
+src, same, t1, t2 = sys.argv[1:]
+lines = open(src, newline="").read().split("\n")
+def with_price_digit(i, avoid):
+    f = lines[i].split(",")
+    d = "7" if f[6][-1] != "7" else "3"
+    if d == avoid:
+        d = "4" if f[6][-1] != "4" else "5"
+    assert f[6][-1].isdigit() and f[6][-1] != d, f
+    f[6] = f[6][:-1] + d
+    out = list(lines)
+    out[i] = ",".join(f)
+    return "\n".join(out), d
+open(same, "w", newline="").write(with_price_digit(5, "")[0])
+text1, d1 = with_price_digit(9, "")
+open(t1, "w", newline="").write(text1)
+open(t2, "w", newline="").write(with_price_digit(9, d1)[0])
+PY
+[[ $(stat -c %s same_size.csv) -eq $(stat -c %s nov.csv) ]] || fail "same_size.csv has another size"
+cmp -s twin1.csv twin2.csv && fail "twin1.csv and twin2.csv are equal"
+ing --input same_size.csv twin1.csv twin2.csv --store a.h5 > log4 2>&1 || { cat log4; fail "append equal sizes"; }
+grep -q "skipping" log4 && fail "a file of equal size but other content was skipped: $(cat log4)"
+grep -q -- "-> partition 2 of a.h5" log4 || fail "no partition 2: $(cat log4)"
+for np in 1 3 4; do
+  mpi $np ingest --key-file "$key" --no-progress --input dec.csv twin1.csv --store np$np.h5 \
+    --log-level warn || fail "ingest on $np ranks"
+done
+$PY - a.h5 np1.h5 np3.h5 np4.h5 <<'PY' || fail "manifest digests"
+import hashlib, sys
+import h5py
+s = lambda v: v.decode() if isinstance(v, bytes) else v
+for store in sys.argv[1:]:
+    with h5py.File(store, "r") as f:
+        for k in sorted(f["manifest"]):
+            m = f["manifest"][k].attrs
+            want = hashlib.sha256(open(s(m["name"]), "rb").read()).hexdigest()
+            assert s(m["sha256"]) == want, (store, s(m["name"]), s(m["sha256"]), want)
+PY
+ok "equal sizes with other content are ingested; every manifest digest is the file's SHA-256 (np 1-4)"
+
 # ---- privacy ---------------------------------------------------------------------------------
 cat log1 log2 log3 > all.log
 cut -d, -f8 nov.csv dec.csv | grep -E '^[0-9]{6,}$' | sort -u > users.txt

@@ -47,6 +47,43 @@ TEST(Comm, ReductionsScanGather) {
   EXPECT_FALSE(comm.all_ok(r != p - 1));
 }
 
+// The last rank arrives late; the others do idle work while the reduction is in flight, and
+// stop asking for more once idle() says it is done. Every rank gets the right maximum; an
+// exception from idle() comes out after the collective completed on every rank.
+TEST(Comm, AllreduceMaxWhileDoesIdleWorkUntilDone) {
+  auto comm = Comm::world();
+  const int r = comm.rank(), p = comm.size();
+  if (r == p - 1 && p > 1) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  int calls = 0;
+  const int budget = 5;
+  std::vector<long long> v = {r, 10LL * r, -r};
+  comm.allreduce_max_while(std::span<long long>(v), [&] { return ++calls < budget; });
+  EXPECT_EQ(v, (std::vector<long long>{p - 1, 10LL * (p - 1), 0}));
+  EXPECT_LE(calls, budget);
+  // With 2+ ranks the early ranks had 200 ms to spend: they used their whole budget.
+  if (p > 1 && r < p - 1) {
+    EXPECT_EQ(calls, budget);
+  }
+  int flag = r == 0 ? 1 : 0;
+  bool threw = false;
+  try {
+    comm.allreduce_max_while(std::span<int>(&flag, 1), [&]() -> bool {
+      if (r == 0) throw ecom::Error("idle work failed");
+      return false;
+    });
+  } catch (const ecom::Error& e) {
+    threw = true;
+    EXPECT_STREQ(e.what(), "idle work failed");
+  }
+  EXPECT_EQ(flag, 1);  // the reduction completed everywhere, also on the rank that threw
+  // Rank 0 threw only if the reduction was still in flight when idle() was first called: with
+  // one rank it may be complete at once. Other ranks never throw.
+  if (r != 0) {
+    EXPECT_FALSE(threw);
+  }
+  comm.barrier();
+}
+
 TEST(Comm, AgreeRaisesTheSameErrorEverywhere) {
   auto comm = Comm::world();
   EXPECT_NO_THROW(agree(comm, ""));

@@ -30,3 +30,26 @@ TEST(Sha256, FileInChunksEqualsWhole) {
   std::filesystem::remove(path);
   EXPECT_THROW(sha256_file(path.string()), ecom::InputError);
 }
+
+TEST(Sha256, FileDigestInStepsEqualsWholeFile) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("ecom_test_sha256_steps_" + std::to_string(::getpid()));
+  std::string text;
+  for (int i = 0; i < 100000; ++i) text += std::to_string(i * 7919 % 100003) + ",";
+  std::ofstream(path, std::ios::binary) << text;
+  const std::string want = sha256_hex(text);
+  for (std::size_t chunk : {1000u, 4096u, 1u << 20}) {
+    FileDigest d(path.string(), chunk);
+    EXPECT_THROW(d.hex(), ecom::Error);
+    std::size_t steps = 0;
+    while (d.step()) ++steps;
+    EXPECT_TRUE(d.done());
+    EXPECT_FALSE(d.step());  // done stays done
+    EXPECT_EQ(steps, (text.size() + chunk - 1) / chunk) << chunk;
+    EXPECT_EQ(d.bytes(), text.size());
+    EXPECT_EQ(d.hex(), want) << chunk;
+  }
+  std::filesystem::remove(path);
+  FileDigest missing(path.string());
+  EXPECT_THROW(missing.step(), ecom::InputError);
+}

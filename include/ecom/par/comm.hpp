@@ -9,6 +9,7 @@
 #include <concepts>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <map>
 #include <span>
 #include <string>
@@ -136,6 +137,33 @@ class Comm {
   T allreduce_max(T v) {
     allreduce(std::span<T>(&v, 1), MPI_MAX);
     return v;
+  }
+  // allreduce_max that lets a rank use the time it would spend waiting for slower ranks: while
+  // the reduction is in flight, calls idle() between tests of its completion until idle()
+  // returns false (nothing left to do), then waits. An exception from idle() is rethrown once
+  // the reduction is complete (every rank still finishes the collective).
+  template <Arithmetic T, class Idle>
+  void allreduce_max_while(std::span<T> values, Idle&& idle) {
+    if (values.empty()) return;
+    MPI_Request req = MPI_REQUEST_NULL;
+    check(MPI_Iallreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()),
+                         mpi_type<T>(), MPI_MAX, comm_, &req),
+          "MPI_Iallreduce");
+    std::exception_ptr failure;
+    for (bool busy = true; busy;) {
+      int done = 0;
+      check(MPI_Test(&req, &done, MPI_STATUS_IGNORE), "MPI_Test");
+      if (done != 0) break;
+      try {
+        busy = idle();
+      } catch (...) {
+        failure = std::current_exception();
+        busy = false;
+      }
+      if (!busy) check(MPI_Wait(&req, MPI_STATUS_IGNORE), "MPI_Wait");
+    }
+    count_traffic(values.size_bytes(), values.size_bytes());
+    if (failure) std::rethrow_exception(failure);
   }
   // True on every rank iff `ok` is true on every rank. Use before a collective that must not
   // start when one rank has failed.

@@ -42,10 +42,12 @@ struct IngestResult {
   int partition = -1;  // the new partition, -1 when nothing was ingested
   // CPU seconds of this rank's main thread per stage (kIngestStages order), for benchmarks: wall
   // times mislead on a shared machine. MPI waits spin, so they count as CPU too.
-  std::array<double, 6> cpu_seconds{};
+  std::array<double, 7> cpu_seconds{};
 };
-inline constexpr std::array<const char*, 6> kIngestStages = {"check", "read+parse", "shuffle",
-                                                             "sort",  "write",      "quarantine"};
+// "digest": what is left of the SHA-256 of new input files once reading is done (most of it is
+// computed during read+parse/shuffle, on ranks that would otherwise wait).
+inline constexpr std::array<const char*, 7> kIngestStages = {
+    "check", "read+parse", "shuffle", "sort", "write", "quarantine", "digest"};
 
 // Collective. Runs the ingest; timers under "ingest/..." in ctx.timers. Throws (collectively)
 // UserError for bad options, InputError for unusable input files.
