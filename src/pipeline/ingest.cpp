@@ -338,17 +338,13 @@ class ShuffleBuffers {
     std::memcpy(static_cast<void*>(events_ + d * per_dest_ + fill_[d]++), &e, sizeof(Event));
     return fill_[d] == per_dest_;
   }
-  // Compacts the buffers to the front (grouped by destination) for the exchange.
-  std::span<const Event> grouped(std::vector<std::uint64_t>& counts) {
-    counts.assign(fill_.begin(), fill_.end());
-    std::size_t at = 0;
-    for (std::size_t d = 0; d < fill_.size(); ++d) {
-      if (at != d * per_dest_ && fill_[d] > 0)
-        std::memmove(static_cast<void*>(events_ + at), events_ + d * per_dest_,
-                     fill_[d] * sizeof(Event));
-      at += fill_[d];
-    }
-    return {events_, at};
+  // The exchange reads the buffers in place: destination d's events start at d * per_dest.
+  const Event* base() const { return events_; }
+  std::span<const std::size_t> counts() const { return fill_; }
+  std::vector<std::uint64_t> displacements() const {
+    std::vector<std::uint64_t> out(fill_.size());
+    for (std::size_t d = 0; d < out.size(); ++d) out[d] = d * per_dest_;
+    return out;
   }
   void clear() { std::fill(fill_.begin(), fill_.end(), 0); }
 
@@ -616,6 +612,7 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
   std::string read_error, digest_error;
   std::uint64_t read_error_file = 0;
   std::vector<std::uint64_t> dest_counts;
+  const std::vector<std::uint64_t> send_displs = buffers.displacements();
   std::uint64_t rounds = 0;
   while (true) {
     bool more = false;
@@ -644,12 +641,10 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
       }
     });
     if (flags[1] != 0) break;
-    const std::span<const Event> send = buffers.grouped(dest_counts);
-    {
-      std::vector<Event> received =
-          comm.exchange_grouped<Event>(send, dest_counts, exchange_budget);
-      mine.append(received);
-    }
+    // The events go from the per-destination buffers straight to the end of `mine`.
+    dest_counts.assign(buffers.counts().begin(), buffers.counts().end());
+    comm.exchange_into<Event>(buffers.base(), dest_counts, send_displs, exchange_budget,
+                              [&](std::uint64_t n) { return mine.extend(n); });
     buffers.clear();
     ++rounds;
     if (flags[0] == 0) break;

@@ -136,6 +136,48 @@ TEST(Comm, ChunkedAllToAllManyRoundsWithSilentRanks) {
   EXPECT_GT(comm.traffic().at("other").sent + comm.traffic().at("other").received, 0u);
 }
 
+// exchange_into reads each destination's records where they lie (here: fixed-size slots with
+// gaps, destinations in reverse slot order) and writes what arrives straight into the caller's
+// room: the same records in the same order as exchange_grouped, over many rounds.
+TEST(Comm, ExchangeIntoReadsInPlaceAndWritesToTheRoomGiven) {
+  auto comm = Comm::world();
+  const int r = comm.rank(), p = comm.size();
+  const auto pu = static_cast<std::size_t>(p);
+  const std::size_t slot = 400;
+  std::vector<Rec> slots(pu * slot, Rec{~0ull, 0, 0});
+  std::vector<std::uint64_t> counts(pu), displs(pu);
+  std::vector<Rec> grouped;
+  for (std::size_t d = 0; d < pu; ++d) {
+    counts[d] = (37 * static_cast<std::size_t>(r + 1) + 11 * d) % slot;  // 0 happens
+    displs[d] = (pu - 1 - d) * slot;
+    for (std::uint64_t i = 0; i < counts[d]; ++i) {
+      const Rec x{random_bits(5, Purpose::test, r * 1000003ull + d * 1009 + i, 0),
+                  static_cast<std::uint32_t>(r), static_cast<std::uint32_t>(i)};
+      slots[displs[d] + i] = x;
+      grouped.push_back(x);
+    }
+  }
+  const auto want = comm.exchange_grouped<Rec>(grouped, counts, 256);
+  std::vector<Rec> room(3, Rec{1, 2, 3});  // the records land after what is already there
+  std::uint64_t asked = 0;
+  comm.exchange_into<Rec>(slots.data(), counts, displs, 256, [&](std::uint64_t n) {
+    asked = n;
+    room.resize(3 + n);
+    return room.data() + 3;
+  });
+  EXPECT_EQ(asked, want.size());
+  ASSERT_EQ(room.size(), 3 + want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(room[3 + i].key, want[i].key) << i;
+    EXPECT_EQ(room[3 + i].src, want[i].src) << i;
+    EXPECT_EQ(room[3 + i].seq, want[i].seq) << i;
+  }
+  EXPECT_EQ(room[0].key, 1u);
+  EXPECT_THROW(comm.exchange_into<Rec>(slots.data(), counts, std::span<const std::uint64_t>(), 256,
+                                       [&](std::uint64_t) { return room.data(); }),
+               ecom::Error);
+}
+
 namespace {
 std::uint64_t double_bits(double x) {
   std::uint64_t b = 0;

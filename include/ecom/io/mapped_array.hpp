@@ -54,6 +54,13 @@ class MappedArray {
     std::memcpy(static_cast<void*>(data_ + size_), more.data(), more.size_bytes());
     size_ += more.size();
   }
+  // Appends n records left uninitialised (the caller fills them); returns the first.
+  T* extend(std::size_t n) {
+    reserve(size_ + n);
+    T* first = data_ + size_;
+    size_ += n;
+    return first;
+  }
   void push_back(const T& v) {
     if (size_ == capacity_) reserve(size_ + 1);
     data_[size_++] = v;

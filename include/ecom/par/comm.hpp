@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <map>
 #include <span>
 #include <string>
@@ -259,10 +260,26 @@ class Comm {
                                   std::size_t budget_bytes) {
     std::vector<T> out;
     exchange_grouped_bytes(
-        reinterpret_cast<const std::byte*>(records.data()), sizeof(T), counts, budget_bytes,
+        reinterpret_cast<const std::byte*>(records.data()), sizeof(T), counts, {}, budget_bytes,
         [&out](std::uint64_t total) { out.resize(total); },
         [&out]() { return reinterpret_cast<std::byte*>(out.data()); });
     return out;
+  }
+
+  // exchange_grouped without copies on either side: the records for rank d are the counts[d]
+  // records at base[displs[d]...] (in any layout), and what arrives is written to room(total),
+  // which returns uninitialised room for the `total` records this rank receives (same order as
+  // exchange_grouped).
+  template <Trivial T, class Room>
+  void exchange_into(const T* base, std::span<const std::uint64_t> counts,
+                     std::span<const std::uint64_t> displs, std::size_t budget_bytes, Room&& room) {
+    if (displs.size() != counts.size())
+      throw Error("exchange_into: displs.size() != counts.size()");
+    std::byte* out = nullptr;
+    exchange_grouped_bytes(
+        reinterpret_cast<const std::byte*>(base), sizeof(T), counts, displs, budget_bytes,
+        [&](std::uint64_t total) { out = reinterpret_cast<std::byte*>(room(total)); },
+        [&]() { return out; });
   }
 
   // Sends each record to rank dest_of(record) (0 <= dest < size()) via exchange_grouped.
@@ -295,9 +312,11 @@ class Comm {
           "MPI_Allreduce");
     count_traffic(values.size_bytes(), values.size_bytes());
   }
+  // `displs` empty: the records are grouped back to back in destination order.
   template <class Resize, class Data>
   void exchange_grouped_bytes(const std::byte* records, std::size_t record_bytes,
-                              std::span<const std::uint64_t> counts, std::size_t budget_bytes,
+                              std::span<const std::uint64_t> counts,
+                              std::span<const std::uint64_t> displs, std::size_t budget_bytes,
                               Resize&& resize, Data&& data);
   void exchange_round_plan(std::span<const std::uint64_t> counts, std::size_t record_bytes,
                            std::size_t budget_bytes, std::vector<std::uint64_t>& recv_counts,
@@ -318,7 +337,8 @@ class Comm {
 // ---- template implementation ----------------------------------------------------------
 template <class Resize, class Data>
 void Comm::exchange_grouped_bytes(const std::byte* records, std::size_t record_bytes,
-                                  std::span<const std::uint64_t> counts, std::size_t budget_bytes,
+                                  std::span<const std::uint64_t> counts,
+                                  std::span<const std::uint64_t> displs, std::size_t budget_bytes,
                                   Resize&& resize, Data&& data) {
   const auto p = static_cast<std::size_t>(size_);
   if (counts.size() != p) throw Error("exchange: counts.size() != communicator size");
@@ -326,14 +346,20 @@ void Comm::exchange_grouped_bytes(const std::byte* records, std::size_t record_b
   std::uint64_t per_dest = 0, rounds = 0;
   exchange_round_plan(counts, record_bytes, budget_bytes, recv_counts, per_dest, rounds);
 
-  std::uint64_t total_recv = 0;
+  std::uint64_t total_recv = 0, send_end = 0;
   std::vector<std::uint64_t> send_base(p, 0), recv_base(p, 0);
   for (std::size_t d = 0; d < p; ++d) {
     recv_base[d] = total_recv;
     total_recv += recv_counts[d];
-    if (d > 0) send_base[d] = send_base[d - 1] + counts[d - 1];
+    send_base[d] = displs.empty() ? (d > 0 ? send_base[d - 1] + counts[d - 1] : 0) : displs[d];
+    send_end = std::max(send_end, send_base[d] + counts[d]);
   }
   resize(total_recv);
+  std::byte* const out = data();
+  // MPI displacements are ints (in records): when every offset fits, MPI reads the records in
+  // place and writes them to their final place; otherwise each round is staged in buffers.
+  constexpr auto kIntMax = static_cast<std::uint64_t>(std::numeric_limits<int>::max());
+  const bool direct = send_end <= kIntMax && total_recv <= kIntMax;
   std::vector<std::byte> sendbuf, recvbuf;
   std::vector<int> sc(p), sd(p), rc(p), rd(p);
   for (std::uint64_t round = 0; round < rounds; ++round) {
@@ -343,11 +369,15 @@ void Comm::exchange_grouped_bytes(const std::byte* records, std::size_t record_b
       const std::uint64_t s = counts[d] > lo ? std::min(per_dest, counts[d] - lo) : 0;
       const std::uint64_t r = recv_counts[d] > lo ? std::min(per_dest, recv_counts[d] - lo) : 0;
       sc[d] = static_cast<int>(s);
-      sd[d] = s_total;
+      sd[d] = direct ? static_cast<int>(send_base[d] + lo) : s_total;
       s_total += sc[d];
       rc[d] = static_cast<int>(r);
-      rd[d] = r_total;
+      rd[d] = direct ? static_cast<int>(recv_base[d] + lo) : r_total;
       r_total += rc[d];
+    }
+    if (direct) {
+      alltoallv_records(records, sc, sd, out, rc, rd, record_bytes);
+      continue;
     }
     sendbuf.resize(static_cast<std::size_t>(s_total) * record_bytes);
     recvbuf.resize(static_cast<std::size_t>(r_total) * record_bytes);
@@ -357,7 +387,6 @@ void Comm::exchange_grouped_bytes(const std::byte* records, std::size_t record_b
                     records + (send_base[d] + lo) * record_bytes,
                     static_cast<std::size_t>(sc[d]) * record_bytes);
     alltoallv_records(sendbuf.data(), sc, sd, recvbuf.data(), rc, rd, record_bytes);
-    std::byte* out = data();
     for (std::size_t d = 0; d < p; ++d)
       if (rc[d] > 0)
         std::memcpy(out + (recv_base[d] + lo) * record_bytes,
