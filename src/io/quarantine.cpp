@@ -44,7 +44,6 @@ void Quarantine::write(par::Comm& comm, const std::string& path,
                        std::size_t budget_bytes) const {
   const std::size_t files = file_names.size();
   const auto p = static_cast<std::size_t>(comm.size());
-  const auto me = static_cast<std::size_t>(comm.rank());
 
   // Local order: (file, line).
   std::vector<std::size_t> order(entries_.size());
@@ -55,30 +54,31 @@ void Quarantine::write(par::Comm& comm, const std::string& path,
     return x.file != y.file ? x.file < y.file : x.line < y.line;
   });
 
-  // Global position of each reject: files in order, within a file ranks in order (a file's
-  // lines are read by ranks in rank order, or by one rank).
-  std::vector<std::uint64_t> mine(files, 0);
-  for (const Entry& e : entries_) ++mine[e.file];
-  const std::vector<std::uint64_t> all = comm.allgatherv<std::uint64_t>(mine);  // [rank][file]
-  std::vector<std::uint64_t> base(files, 0);
-  std::uint64_t total = 0;
+  // Each reject's key: its place among all lines of all files (files in order, then global line
+  // numbers: a plain file's lines are read by ranks in rank order, a gzip file's carry their
+  // number in the whole file). Rank d writes the rejects whose keys fall in the d-th of P equal
+  // ranges of the key space, sorted by key: the output is the same for any number of ranks.
+  std::vector<std::uint64_t> last(files, 0);  // highest line number of a reject, per file
+  for (const Entry& e : entries_)
+    last[e.file] = std::max(last[e.file], first_line[e.file] + e.line);
+  comm.allreduce_max(std::span<std::uint64_t>(last));
+  std::vector<std::uint64_t> key_base(files, 0);
+  std::uint64_t keys = 0;
   for (std::size_t f = 0; f < files; ++f) {
-    for (std::size_t r = 0; r < p; ++r) {
-      if (r == me) base[f] = total;
-      total += all[r * files + f];
-    }
+    key_base[f] = keys;
+    keys += last[f] + 1;
   }
+  const std::uint64_t total = comm.allreduce_sum<std::uint64_t>(entries_.size());
 
   std::string local;
   if (total > 0) {
     // Format and send each row to the rank that writes its part of the output (equal counts).
     std::string packed;
     std::vector<std::uint64_t> counts(p, 0);
-    std::vector<std::uint64_t> seen(files, 0);
     std::string line;
     for (std::size_t i : order) {
       const Entry& e = entries_[i];
-      const std::uint64_t index = base[e.file] + seen[e.file]++;
+      const std::uint64_t index = key_base[e.file] + first_line[e.file] + e.line;
       line.clear();
       append_csv_field(line, file_names[e.file]);
       line += ',';
@@ -88,7 +88,7 @@ void Quarantine::write(par::Comm& comm, const std::string& path,
       line += ',';
       append_csv_field(line, std::string_view(rows_).substr(e.row_offset, e.row_bytes));
       line += '\n';
-      const auto dest = static_cast<std::size_t>(static_cast<u128>(index) * p / total);
+      const auto dest = static_cast<std::size_t>(static_cast<u128>(index) * p / keys);
       const std::size_t before = packed.size();
       put<std::uint64_t>(packed, index);
       put<std::uint64_t>(packed, line.size());

@@ -28,7 +28,8 @@ class Quarantine {
   // Collective. Writes the quarantine to `path` (under a temporary name, renamed at the end):
   // rank 0's `prefix` first (the header, or a previous quarantine to keep, header included;
   // the other ranks' `prefix` is ignored), then every rank's rejects in (file, line) order.
-  // `first_line[f]` is the 1-based line number in file f of this rank's first line of that file.
+  // `first_line[f]` + line is the 1-based line number in file f of a reject recorded with `line`
+  // (for a file whose lines are numbered in the whole file, as the ingest's gzip files, it is 1).
   // Rows are redistributed with the chunked all-to-all (`budget_bytes` per round) so that the
   // output is the same for any number of ranks.
   void write(par::Comm& comm, const std::string& path, std::span<const std::string> file_names,
