@@ -359,8 +359,8 @@ class ShuffleBuffers {
 // .csv.gz much faster than it parses it (ISA-L ~1 GB/s of text, parsing ~0.4 GB/s), so without
 // this the other ranks would wait for it. Blocks of whole lines, each with its file and the
 // number of its first line, travel with the shuffle rounds; a rank parses what it received
-// before its own input. Flow control: a rank that still holds at least half a block's worth of
-// unparsed text is sent nothing in the next round.
+// before its own input. Flow control: a rank that still held at least half a block's worth of
+// unparsed text from earlier rounds when this round's blocks arrived is sent nothing next round.
 class TextShare {
  public:
   static constexpr std::uint64_t kGroupLines = 256;  // lines per block
@@ -429,9 +429,11 @@ class TextShare {
         std::span<const char>(packed.data(), packed.size()), counts, budget);
     in_.erase(0, pos_);
     pos_ = 0;
+    // Hungry: it parsed (nearly) all it had before this round's blocks arrived, so it can take
+    // another block while it parses these (two blocks in flight at most).
+    const std::vector<std::uint64_t> left = comm.allgather<std::uint64_t>(in_.size());
+    for (std::size_t r = 0; r < out_.size(); ++r) hungry_[r] = left[r] < cap_ / 2;
     in_.append(got.data(), got.size());
-    const std::vector<std::uint64_t> queued = comm.allgather<std::uint64_t>(in_.size());
-    for (std::size_t r = 0; r < out_.size(); ++r) hungry_[r] = queued[r] < cap_ / 2;
   }
 
   // ---- every rank: the lines it received --------------------------------------------------
