@@ -667,7 +667,10 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
   std::unique_ptr<io::LineReader> reader;
   std::uint64_t bytes_done = 0;  // input bytes of finished pieces
   Progress progress("ingest: read", my_bytes / 1000000, "MB", ctx.progress && rank == 0);
-  TextShare text(ranks, rank, std::max<std::size_t>(budget / 4, 1 << 20));
+  // A decoding rank holds at most a quarter of the shuffle budget of blocks for the others.
+  TextShare text(ranks, rank,
+                 std::max<std::size_t>(
+                     budget / 4 / static_cast<std::size_t>(std::max(ranks - 1, 1)), 1 << 20));
   std::uint64_t group_left = 0;  // lines left in the current group of a gzip piece
   int taker = rank;              // the rank that parses the current group
   std::uint64_t shipped_lines = 0;
