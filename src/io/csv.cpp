@@ -1,9 +1,14 @@
 #include "ecom/io/csv.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 namespace ecom::io {
 
@@ -46,16 +51,65 @@ std::optional<std::int64_t> parse_clock(std::string_view s) {
 }
 
 inline bool is_blank(char c) { return c == ' ' || c == '\t'; }
+
+// Eight ASCII digits at p -> their value in `out`; false (out unspecified) unless all eight are
+// digits. SWAR on a little-endian load; a plain loop elsewhere.
+inline bool eight_digits(const char* p, std::uint32_t& out) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  std::uint64_t x = 0;
+  std::memcpy(&x, p, 8);
+  // Each byte 0x30..0x39: high nibble 3, and adding 6 leaves the high nibble 3.
+  const bool ok =
+      ((x & 0xF0F0F0F0F0F0F0F0ULL) |
+       (((x + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) == 0x3333333333333333ULL;
+  x = (x & 0x0F0F0F0F0F0F0F0FULL) * 2561 >> 8;      // pairs of digits
+  x = (x & 0x00FF00FF00FF00FFULL) * 6553601 >> 16;  // groups of four
+  out = static_cast<std::uint32_t>((x & 0x0000FFFF0000FFFFULL) * 42949672960001ULL >> 32);
+  return ok;
+#else
+  std::uint32_t v = 0;
+  bool ok = true;
+  for (int i = 0; i < 8; ++i) {
+    ok &= is_digit(p[i]);
+    v = v * 10 + digit(p[i]);
+  }
+  out = v;
+  return ok;
+#endif
+}
 }  // namespace
 
 std::optional<std::int64_t> parse_event_time(std::string_view s) {
   // 2019-10-01 00:00:00 UTC
-  if (s.size() != 23 || s[10] != ' ' || s.substr(19) != " UTC") return std::nullopt;
-  const auto days = parse_date(s);
-  if (!days) return std::nullopt;
-  const auto secs = parse_clock(s.substr(11, 8));
-  if (!secs) return std::nullopt;
-  return *days * 86400 + *secs;
+  if (s.size() != 23) return std::nullopt;
+  const char* p = s.data();
+  if (p[10] != ' ' || p[13] != ':' || p[16] != ':' || std::memcmp(p + 19, " UTC", 4) != 0)
+    return std::nullopt;
+  // The date: consecutive rows mostly share it, so the last valid one is remembered (per
+  // thread) with its day number.
+  struct LastDate {
+    char text[10] = {'1', '9', '7', '0', '-', '0', '1', '-', '0', '1'};  // a valid date
+    std::int64_t days = 0;
+  };
+  thread_local LastDate last;
+  std::int64_t days = 0;
+  if (std::memcmp(p, last.text, 10) == 0) {
+    days = last.days;
+  } else {
+    const auto parsed = parse_date(s);
+    if (!parsed) return std::nullopt;
+    days = *parsed;
+    std::memcpy(last.text, p, 10);
+    last.days = days;
+  }
+  const bool bad = !is_digit(p[11]) | !is_digit(p[12]) | !is_digit(p[14]) | !is_digit(p[15]) |
+                   !is_digit(p[17]) | !is_digit(p[18]);
+  if (bad) return std::nullopt;
+  const unsigned h = digit(p[11]) * 10 + digit(p[12]);
+  const unsigned mi = digit(p[14]) * 10 + digit(p[15]);
+  const unsigned se = digit(p[17]) * 10 + digit(p[18]);
+  if (h > 23 || mi > 59 || se > 59) return std::nullopt;
+  return days * 86400 + static_cast<std::int64_t>(h * 3600 + mi * 60 + se);
 }
 
 std::optional<std::int64_t> parse_time_option(std::string_view s) {
@@ -96,6 +150,23 @@ std::string format_time(std::int64_t t) {
 std::optional<std::uint64_t> parse_u64(std::string_view s) {
   if (s.empty() || s.size() > 20) return std::nullopt;
   std::uint64_t v = 0;
+  if (s.size() <= 19) {  // below 10^19 < 2^64: no overflow possible
+    const char* p = s.data();
+    std::size_t left = s.size();
+    bool bad = false;
+    for (; left >= 8; left -= 8, p += 8) {
+      std::uint32_t eight = 0;
+      bad |= !eight_digits(p, eight);
+      v = v * 100000000 + eight;
+    }
+    for (; left > 0; --left, ++p) {
+      const auto d = static_cast<unsigned char>(*p - '0');
+      bad |= d > 9;
+      v = v * 10 + d;
+    }
+    if (bad) return std::nullopt;
+    return v;
+  }
   for (char c : s) {
     if (!is_digit(c)) return std::nullopt;
     const std::uint64_t d = digit(c);
@@ -107,11 +178,38 @@ std::optional<std::uint64_t> parse_u64(std::string_view s) {
 
 std::optional<double> parse_price(std::string_view s) {
   if (s.empty()) return std::nullopt;
+  if (const auto fast = parse_decimal_exact(s)) return *fast;  // never negative, never -0
   double v = 0;
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
   if (!std::isfinite(v) || v < 0) return std::nullopt;
   return v == 0 ? 0.0 : v;  // -0 -> +0
+}
+
+std::optional<double> parse_decimal_exact(std::string_view s) {
+  // Clinger's fast path: with an integer mantissa m <= 2^53 and k <= 22 fraction digits, m and
+  // 10^k are exact doubles and one IEEE division (round to nearest) gives the correctly rounded
+  // value of m / 10^k, i.e. what std::from_chars gives.
+  static constexpr double kPow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                        1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  constexpr std::size_t kMaxDigits = 19;  // below 10^19 < 2^64: no overflow
+  std::uint64_t m = 0;
+  std::size_t digits = 0, frac = 0;
+  bool dot = false;
+  for (const char c : s) {
+    if (is_digit(c)) {
+      if (++digits > kMaxDigits) return std::nullopt;
+      m = m * 10 + digit(c);
+      frac += dot ? 1 : 0;
+    } else if (c == '.' && !dot) {
+      dot = true;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (digits == 0 || m > (std::uint64_t{1} << 53) || frac > 22) return std::nullopt;
+  return static_cast<double>(m) / kPow10[frac];
 }
 
 void clean_label(std::string_view s, std::string& out) {
@@ -126,20 +224,37 @@ void clean_label(std::string_view s, std::string& out) {
 }
 
 int RowSplitter::split(std::string_view row) {
-  if (std::memchr(row.data(), '"', row.size()) != nullptr) return split_quoted(row);
+  // One pass over the row for commas and quotes (16 bytes at a time where SSE2 is available);
+  // any quote hands the row to split_quoted.
+  const char* p = row.data();
+  const std::size_t len = row.size();
   int n = 0;
   std::size_t start = 0;
-  while (true) {
-    const void* hit = std::memchr(row.data() + start, ',', row.size() - start);
-    const std::size_t end =
-        hit == nullptr ? row.size()
-                       : static_cast<std::size_t>(static_cast<const char*>(hit) - row.data());
+  auto field_ends_at = [&](std::size_t end) {
     if (n < kInputColumns) fields_[static_cast<std::size_t>(n)] = row.substr(start, end - start);
     ++n;
-    if (hit == nullptr || n > kInputColumns) break;
     start = end + 1;
+  };
+  std::size_t i = 0;
+#ifdef __SSE2__
+  const __m128i comma = _mm_set1_epi8(',');
+  const __m128i quote = _mm_set1_epi8('"');
+  for (; i + 16 <= len; i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    if (_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) != 0) return split_quoted(row);
+    auto commas = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, comma)));
+    while (commas != 0) {
+      field_ends_at(i + static_cast<std::size_t>(__builtin_ctz(commas)));
+      commas &= commas - 1;
+    }
   }
-  return n;
+#endif
+  for (; i < len; ++i) {
+    if (p[i] == '"') return split_quoted(row);
+    if (p[i] == ',') field_ends_at(i);
+  }
+  field_ends_at(len);
+  return std::min(n, kInputColumns + 1);
 }
 
 int RowSplitter::split_quoted(std::string_view row) {

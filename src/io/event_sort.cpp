@@ -27,16 +27,27 @@ constexpr std::size_t kFineMax = std::size_t{1} << 16;  // events a fine pass ta
 
 // Moves every event into its bucket in place (American flag sort: each event moves once) and
 // returns the bucket ends. Buckets split [lo, hi] of the users evenly, so bucket order is user
-// order.
-std::vector<std::size_t> bucket_pass(std::span<Event> events, std::size_t buckets) {
-  std::uint64_t lo = events[0].user, hi = events[0].user;
-  for (const Event& e : events) {
-    lo = std::min(lo, e.user);
-    hi = std::max(hi, e.user);
+// order; [lo, hi] is the whole 64-bit range with `full_range` (pseudonyms are uniform hashes:
+// this saves a pass over the events), else the users' own range.
+std::vector<std::size_t> bucket_pass(std::span<Event> events, std::size_t buckets,
+                                     bool full_range = false) {
+  std::uint64_t lo = 0, hi = UINT64_MAX;
+  if (!full_range) {
+    lo = hi = events[0].user;
+    for (const Event& e : events) {
+      lo = std::min(lo, e.user);
+      hi = std::max(hi, e.user);
+    }
   }
+  // Bucket of user u: ((u - lo) * mult) >> 64 with mult = floor(buckets * 2^64 / width), which
+  // is monotone and below `buckets` (one multiplication instead of a 128-bit division per call);
+  // when the users span no more values than there are buckets, u - lo itself.
   const u128 width = static_cast<u128>(hi - lo) + 1;
-  auto bucket_of = [&](const Event& e) {
-    return static_cast<std::size_t>(static_cast<u128>(e.user - lo) * buckets / width);
+  const std::uint64_t mult =
+      width <= buckets ? 0 : static_cast<std::uint64_t>((static_cast<u128>(buckets) << 64) / width);
+  auto bucket_of = [lo, mult](const Event& e) {
+    const std::uint64_t x = e.user - lo;
+    return static_cast<std::size_t>(mult == 0 ? x : (static_cast<u128>(x) * mult) >> 64);
   };
   std::vector<std::size_t> next(buckets + 1, 0), end(buckets, 0);
   for (const Event& e : events) ++next[bucket_of(e) + 1];
@@ -47,7 +58,11 @@ std::vector<std::size_t> bucket_pass(std::span<Event> events, std::size_t bucket
       Event e = events[next[b]];
       std::size_t kb = bucket_of(e);
       while (kb != b) {
-        std::swap(e, events[next[kb]++]);
+        Event& slot = events[next[kb]++];
+        // The next event of bucket kb is the target when kb comes up again: bring it into the
+        // cache now (the buckets' write heads are too many for the hardware prefetcher).
+        __builtin_prefetch(&slot + 1, 1);
+        std::swap(e, slot);
         kb = bucket_of(e);
       }
       events[next[b]++] = e;
@@ -83,7 +98,17 @@ void sort_events(std::span<Event> events) {
   }
   // Large inputs: a coarse pass first, so that the fine pass (random moves) works on pieces that
   // fit in the cache. Each piece is then sorted the same way.
-  const auto end = bucket_pass(events, std::min(kCoarseBuckets, n / (kFineMax / 4)));
+  const std::size_t buckets = std::min(kCoarseBuckets, n / (kFineMax / 4));
+  auto one_bucket = [n](const std::vector<std::size_t>& ends) {
+    std::size_t start = 0;
+    for (const std::size_t e : ends) {
+      if (e - start == n) return true;
+      start = e;
+    }
+    return false;
+  };
+  auto end = bucket_pass(events, buckets, true);
+  if (one_bucket(end)) end = bucket_pass(events, buckets);  // clustered users: their own range
   std::size_t start = 0;
   for (const std::size_t e : end) {
     if (e - start == n) {  // one user range holds everything (e.g. a single user): no progress

@@ -78,6 +78,11 @@ std::string format_time(std::int64_t t);
 std::optional<std::uint64_t> parse_u64(std::string_view s);
 // A finite, non-negative decimal number (std::from_chars, correctly rounded); -0 gives +0.
 std::optional<double> parse_price(std::string_view s);
+// The fast path of parse_price: digits with at most one '.' (at least one digit, nothing else)
+// whose integer mantissa is at most 2^53 with at most 22 digits after the point; nullopt for
+// anything else (the caller then uses std::from_chars). Where it answers, the value is
+// bit-identical to std::from_chars's.
+std::optional<double> parse_decimal_exact(std::string_view s);
 
 // Trims blanks (space, tab) and lower-cases ASCII letters into `out` (bytes >= 0x80 unchanged).
 void clean_label(std::string_view s, std::string& out);
