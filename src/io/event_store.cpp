@@ -185,13 +185,97 @@ StringTable merge_strings(par::Comm& comm, const StringTable& existing, const St
 
 // ---- event columns --------------------------------------------------------------------
 
-template <class T, class Get>
-void write_column(par::Comm& comm, const h5::Group& g, const char* name,
-                  std::span<const Event> events, Get get) {
-  // One slice at a time: a whole column would add its size to the ingest's peak memory.
-  h5::write_rows_sliced<T>(comm, g, name, events.size(), [&](std::uint64_t i) {
-    return get(events[static_cast<std::size_t>(i)]);
-  });
+// Creates the nine event columns (collective) and writes this rank's events into them, block
+// by block: one pass over the events fills every column's block (each event is read once, not
+// once per column), and each block goes out with independent writes (this rank's rows are one
+// contiguous range of every column). Memory: one block per column (61 bytes a row), never a
+// whole column (that would add to the ingest's peak memory).
+// append_partition's contract for row i of this rank's events: sorted, every user in this
+// rank's vshard range [first, end), a valid event type.
+bool event_ok(std::span<const Event> events, std::size_t i, const par::VShardMap& map,
+              std::uint32_t first, std::uint32_t end) {
+  const std::uint32_t v = map.vshard_of(events[i].user);
+  return v >= first && v < end && !(i > 0 && event_less(events[i], events[i - 1])) &&
+         static_cast<int>(events[i].type) < kEventTypes;
+}
+// The message for a row where event_ok is false.
+std::string violation(int rank, std::span<const Event> events, std::size_t i,
+                      const par::VShardMap& map, std::uint32_t first, std::uint32_t end) {
+  const std::uint32_t v = map.vshard_of(events[i].user);
+  if (v < first || v >= end)
+    return "append_partition: rank " + std::to_string(rank) + " holds an event of vshard " +
+           std::to_string(v) + " outside its range [" + std::to_string(first) + ", " +
+           std::to_string(end) + ")";
+  if (i > 0 && event_less(events[i], events[i - 1]))
+    return "append_partition: rank " + std::to_string(rank) + " events not sorted at row " +
+           std::to_string(i);
+  return "append_partition: bad event type at row " + std::to_string(i);
+}
+
+void write_event_columns(par::Comm& comm, const h5::Group& ev, std::span<const Event> events,
+                         const par::VShardMap& map) {
+  constexpr std::size_t kBlockRows = std::size_t{1} << 16;  // 4 MiB of column blocks
+  const h5::RowSplit split = h5::RowSplit::of(comm, events.size());
+  h5::ColumnWriter<std::uint64_t> user(ev, "user", split);
+  h5::ColumnWriter<std::uint32_t> time(ev, "time", split);
+  h5::ColumnWriter<std::uint8_t> type(ev, "event_type", split);
+  h5::ColumnWriter<std::uint64_t> product(ev, "product_id", split);
+  h5::ColumnWriter<std::uint64_t> category_id(ev, "category_id", split);
+  h5::ColumnWriter<std::uint64_t> category(ev, "category", split);
+  h5::ColumnWriter<std::uint64_t> brand(ev, "brand", split);
+  h5::ColumnWriter<double> price(ev, "price", split);
+  h5::ColumnWriter<std::uint64_t> session(ev, "session", split);
+  const std::uint32_t first = map.first_vshard(comm.rank());
+  const std::uint32_t end = map.end_vshard(comm.rank());
+  std::string error;  // the caller's contract, checked in the same pass
+  const std::size_t block = std::min(kBlockRows, events.size());
+  std::vector<std::uint64_t> b_user(block), b_product(block), b_category_id(block),
+      b_category(block), b_brand(block), b_session(block);
+  std::vector<std::uint32_t> b_time(block);
+  std::vector<std::uint8_t> b_type(block);
+  std::vector<double> b_price(block);
+  for (std::size_t lo = 0; lo < events.size(); lo += block) {
+    const std::size_t n = std::min(block, events.size() - lo);
+    const Event* e = events.data() + lo;
+    bool ok = true;
+    for (std::size_t i = 0; i < n; ++i) {
+      ok &= event_ok(events, lo + i, map, first, end);
+      b_user[i] = e[i].user;
+      b_time[i] = e[i].time;
+      b_type[i] = static_cast<std::uint8_t>(e[i].type);
+      b_product[i] = e[i].product;
+      b_category_id[i] = e[i].category_id;
+      b_category[i] = e[i].category;
+      b_brand[i] = e[i].brand;
+      b_price[i] = e[i].price;
+      b_session[i] = e[i].session;
+    }
+    for (std::size_t i = 0; !ok && error.empty() && i < n; ++i)
+      if (!event_ok(events, lo + i, map, first, end))
+        error = violation(comm.rank(), events, lo + i, map, first, end);
+    const auto part = [n](const auto& v) { return std::span(v.data(), n); };
+    user.write(lo, part(b_user));
+    time.write(lo, part(b_time));
+    type.write(lo, part(b_type));
+    product.write(lo, part(b_product));
+    category_id.write(lo, part(b_category_id));
+    category.write(lo, part(b_category));
+    brand.write(lo, part(b_brand));
+    price.write(lo, part(b_price));
+    session.write(lo, part(b_session));
+  }
+  // Before anything is closed or written beyond the columns: every rank throws the same error
+  // (the file is left unfinished and is never renamed over the store).
+  par::agree(comm, error, ExitCode::internal);
+  user.close();
+  time.close();
+  type.close();
+  product.close();
+  category_id.close();
+  category.close();
+  brand.close();
+  price.close();
+  session.close();
 }
 
 // Reads rows [first, first + out.size()) of column `name` into `scratch` (reused across
@@ -209,7 +293,9 @@ void read_column(par::Comm& comm, const h5::Group& g, const char* name, std::uin
 }
 
 // Collective. Creates partition group `index` with this rank's `local_events` (sorted, all in
-// this rank's vshard range under `map`) and its vshard offsets. Returns the partition's rows.
+// this rank's vshard range under `map`: checked while the columns are written, Error with
+// ExitCode::internal on every rank otherwise) and its vshard offsets. Returns the partition's
+// rows.
 std::uint64_t write_partition(par::Comm& comm, const h5::Group& root, int index,
                               std::span<const Event> local_events, const par::VShardMap& map) {
   const std::uint32_t first = map.first_vshard(comm.rank());
@@ -217,36 +303,23 @@ std::uint64_t write_partition(par::Comm& comm, const h5::Group& root, int index,
   // vshard offsets: this rank's entries [first, end), plus the final total on the last rank.
   const std::uint64_t base = comm.exscan_sum<std::uint64_t>(local_events.size());
   const std::uint64_t total = comm.allreduce_sum<std::uint64_t>(local_events.size());
+  // The events are sorted by user and vshard_of is monotonic in the user: vshard v starts at
+  // the first event of a vshard >= v (a binary search per vshard, not a pass over the events).
   std::vector<std::uint64_t> offsets;
   offsets.reserve(end - first + 1);
   {
-    std::size_t i = 0;
+    auto it = local_events.begin();
     for (std::uint32_t v = first; v < end; ++v) {
-      offsets.push_back(base + i);
-      while (i < local_events.size() && map.vshard_of(local_events[i].user) == v) ++i;
+      it = std::partition_point(it, local_events.end(),
+                                [&](const Event& e) { return map.vshard_of(e.user) < v; });
+      offsets.push_back(base + static_cast<std::uint64_t>(it - local_events.begin()));
     }
     if (comm.rank() == comm.size() - 1) offsets.push_back(total);
   }
   h5::Group part = root.create_group(partition_group(index));
   part.attrs().set("events", total);
   h5::Group ev = part.create_group("events");
-  write_column<std::uint64_t>(comm, ev, "user", local_events,
-                              [](const Event& e) { return e.user; });
-  write_column<std::uint32_t>(comm, ev, "time", local_events,
-                              [](const Event& e) { return e.time; });
-  write_column<std::uint8_t>(comm, ev, "event_type", local_events,
-                             [](const Event& e) { return static_cast<std::uint8_t>(e.type); });
-  write_column<std::uint64_t>(comm, ev, "product_id", local_events,
-                              [](const Event& e) { return e.product; });
-  write_column<std::uint64_t>(comm, ev, "category_id", local_events,
-                              [](const Event& e) { return e.category_id; });
-  write_column<std::uint64_t>(comm, ev, "category", local_events,
-                              [](const Event& e) { return e.category; });
-  write_column<std::uint64_t>(comm, ev, "brand", local_events,
-                              [](const Event& e) { return e.brand; });
-  write_column<double>(comm, ev, "price", local_events, [](const Event& e) { return e.price; });
-  write_column<std::uint64_t>(comm, ev, "session", local_events,
-                              [](const Event& e) { return e.session; });
+  write_event_columns(comm, ev, local_events, map);
   ev.attrs().set("event_types",
                  std::vector<std::string>(kEventTypeNames.begin(), kEventTypeNames.end()));
   ev.close();
@@ -407,25 +480,6 @@ int EventStore::append_partition(par::Comm& comm, const std::string& path, std::
     }
   }
   const par::VShardMap map(vshards, comm.size());
-  const std::uint32_t first = map.first_vshard(comm.rank());
-  const std::uint32_t end = map.end_vshard(comm.rank());
-
-  // The caller's contract, checked: sorted, and every user in this rank's vshard range.
-  std::string error;
-  for (std::size_t i = 0; i < local_events.size() && error.empty(); ++i) {
-    const std::uint32_t v = map.vshard_of(local_events[i].user);
-    if (v < first || v >= end)
-      error = "append_partition: rank " + std::to_string(comm.rank()) +
-              " holds an event of vshard " + std::to_string(v) + " outside its range [" +
-              std::to_string(first) + ", " + std::to_string(end) + ")";
-    else if (i > 0 && event_less(local_events[i], local_events[i - 1]))
-      error = "append_partition: rank " + std::to_string(comm.rank()) +
-              " events not sorted at row " + std::to_string(i);
-    else if (static_cast<int>(local_events[i].type) >= kEventTypes)
-      error = "append_partition: bad event type at row " + std::to_string(i);
-  }
-  par::agree(comm, error, ExitCode::internal);
-
   const std::uint64_t total = comm.allreduce_sum<std::uint64_t>(local_events.size());
   const StringTable merged = merge_strings(comm, old.strings_, strings);
   const int index = old.partitions_;

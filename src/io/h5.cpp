@@ -465,36 +465,26 @@ void File::close() {
 // ---- raw data -------------------------------------------------------------------------
 
 namespace {
-// Writes `rows` rows at `offset` of `ds` in rounds (collective when comm != nullptr: every
-// rank runs the same number of rounds, ranks without rows select nothing).
+// Writes `rows` rows at `offset` of `ds` in rounds of at most max_round_bytes. On a parallel
+// file (comm != nullptr) the transfers are independent: only this rank's rows, no
+// synchronisation (a rank without rows writes nothing).
 void write_slab(par::Comm* comm, const Dataset& ds, hid_t type, std::size_t elem_bytes,
                 const void* data, std::uint64_t offset, std::uint64_t rows, std::uint64_t cols,
                 bool two_d, std::size_t max_round_bytes) {
+  if (rows == 0) return;
   const std::uint64_t row_bytes = elem_bytes * cols;
   const std::uint64_t per_round = std::max<std::uint64_t>(1, max_round_bytes / row_bytes);
-  const std::uint64_t mine = (rows + per_round - 1) / per_round;
-  const std::uint64_t rounds = comm ? comm->allreduce_max(mine) : mine;
-  PropList xfer = comm ? PropList::transfer(true) : PropList(H5P_DEFAULT, nullptr);
+  PropList xfer = comm ? PropList::transfer(false) : PropList(H5P_DEFAULT, nullptr);
   Dataspace file_space = ds.space();
   const auto* bytes = static_cast<const unsigned char*>(data);
-  static const unsigned char dummy = 0;
-  for (std::uint64_t r = 0; r < rounds; ++r) {
-    const std::uint64_t lo = std::min(rows, r * per_round);
+  for (std::uint64_t lo = 0; lo < rows; lo += per_round) {
     const std::uint64_t n = std::min(per_round, rows - lo);
-    Dataspace mem_space;
-    if (n > 0) {
-      file_space.select_rows(offset + lo, n);
-      const hsize_t d2[2] = {n, cols};
-      mem_space = Dataspace::simple({d2, two_d ? 2u : 1u});
-    } else {
-      file_space.select_none();
-      const hsize_t one = 1;
-      mem_space = Dataspace::simple({&one, 1});
-      mem_space.select_none();
-    }
-    const void* p = n > 0 ? static_cast<const void*>(bytes + lo * row_bytes) : &dummy;
-    check(H5Dwrite(ds.get(), type, mem_space.get(), file_space.get(), xfer.get(), p), "H5Dwrite",
-          ds.name());
+    file_space.select_rows(offset + lo, n);
+    const hsize_t d2[2] = {n, cols};
+    Dataspace mem_space = Dataspace::simple({d2, two_d ? 2u : 1u});
+    check(H5Dwrite(ds.get(), type, mem_space.get(), file_space.get(), xfer.get(),
+                   bytes + lo * row_bytes),
+          "H5Dwrite", ds.name());
   }
 }
 
@@ -517,29 +507,6 @@ std::uint64_t write_rows_bytes(par::Comm& comm, const Group& loc, const std::str
   if (total > 0)
     write_slab(&comm, ds, type, elem_bytes, local, offset, local_rows, cols, two_d,
                max_round_bytes);
-  ds.close();
-  return offset;
-}
-
-std::uint64_t write_rows_sliced_bytes(
-    par::Comm& comm, const Group& loc, const std::string& name, hid_t type, std::size_t elem_bytes,
-    std::uint64_t local_rows, std::size_t slice_bytes,
-    const std::function<void(std::uint64_t, std::uint64_t, void*)>& fill) {
-  const std::uint64_t offset = comm.exscan_sum<std::uint64_t>(local_rows);
-  const std::uint64_t total = comm.allreduce_sum<std::uint64_t>(local_rows);
-  Dataset ds = loc.create_dataset(name, type, shape(total, 1, false));
-  if (total > 0) {
-    const std::uint64_t per_slice = std::max<std::uint64_t>(1, slice_bytes / elem_bytes);
-    const std::uint64_t slices = comm.allreduce_max((local_rows + per_slice - 1) / per_slice);
-    std::vector<unsigned char> buffer(static_cast<std::size_t>(std::min(per_slice, local_rows)) *
-                                      elem_bytes);
-    for (std::uint64_t k = 0; k < slices; ++k) {
-      const std::uint64_t lo = std::min(local_rows, k * per_slice);
-      const std::uint64_t n = std::min(per_slice, local_rows - lo);
-      if (n > 0) fill(lo, n, buffer.data());
-      write_slab(&comm, ds, type, elem_bytes, buffer.data(), offset + lo, n, 1, false, slice_bytes);
-    }
-  }
   ds.close();
   return offset;
 }
@@ -602,6 +569,48 @@ void read_rows_bytes(par::Comm* comm, const Dataset& ds, hid_t type, std::size_t
 }
 
 }  // namespace detail
+
+// ---- independent row writes -----------------------------------------------------------
+
+RowSplit RowSplit::of(par::Comm& comm, std::uint64_t local_rows) {
+  RowSplit s;
+  s.local = local_rows;
+  s.offset = comm.exscan_sum<std::uint64_t>(local_rows);
+  s.total = comm.allreduce_sum<std::uint64_t>(local_rows);
+  return s;
+}
+
+RowWriter::RowWriter(const Group& loc, const std::string& name, hid_t type, std::size_t elem_bytes,
+                     const RowSplit& split)
+    : type_(type), elem_bytes_(elem_bytes), split_(split) {
+  const hsize_t dim = split.total;
+  ds_ = loc.create_dataset(name, type, {&dim, 1});
+  file_space_ = ds_.space();
+  xfer_ = PropList::transfer(false);
+}
+
+void RowWriter::write(std::uint64_t first, std::uint64_t n, const void* data) {
+  if (first > split_.local || n > split_.local - first)
+    throw Hdf5Error("RowWriter(" + ds_.name() + "): rows [" + std::to_string(first) + ", " +
+                    std::to_string(first + n) + ") beyond this rank's " +
+                    std::to_string(split_.local));
+  const std::uint64_t per_round = std::max<std::uint64_t>(1, kMaxRoundBytes / elem_bytes_);
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  for (std::uint64_t lo = 0; lo < n; lo += per_round) {
+    const hsize_t m = std::min(per_round, n - lo);
+    file_space_.select_rows(split_.offset + first + lo, m);
+    Dataspace mem_space = Dataspace::simple({&m, 1});
+    check(H5Dwrite(ds_.get(), type_, mem_space.get(), file_space_.get(), xfer_.get(),
+                   bytes + lo * elem_bytes_),
+          "H5Dwrite", ds_.name());
+  }
+}
+
+void RowWriter::close() {
+  file_space_.close();
+  xfer_.close();
+  ds_.close();
+}
 
 namespace {
 void write_strings(par::Comm* comm, const Group& loc, const std::string& name,
@@ -676,10 +685,21 @@ void update_file(par::Comm& comm, const std::string& path,
   }
   par::agree(comm, error, ExitCode::usage);
   comm.bcast(existed, 0);
-  {
+  try {
     File f = existed ? File::open(comm, tmp, true) : File::create(comm, tmp);
     modify(f);
     f.close();
+  } catch (const Error& e) {
+    // A collective error (every rank is here, the file closed by its destructor): no
+    // unfinished copy is left behind. Any other error ends the job (nothing collective here).
+    if (!e.collective()) throw;
+    comm.barrier();
+    if (comm.rank() == 0) {
+      std::error_code ec;
+      std::filesystem::remove(tmp, ec);
+    }
+    comm.barrier();  // gone when any rank returns
+    throw;
   }
   comm.barrier();
   if (comm.rank() == 0) {

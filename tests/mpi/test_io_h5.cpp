@@ -1,11 +1,14 @@
-// Parallel HDF5 wrappers: collective row writes at exscan offsets (uneven and empty ranks, many
-// rounds), replicated writes, attributes, collective reads with any split, the safe update.
+// Parallel HDF5 wrappers: row writes at exscan offsets (uneven and empty ranks, many rounds;
+// independent pieces in any order), replicated writes, attributes, collective reads with any
+// split, the safe update.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <numeric>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -127,6 +130,43 @@ TEST(H5Parallel, SlicedWritesEqualWholeColumnWrites) {
   if (comm.rank() == 0) std::filesystem::remove(path);
 }
 
+TEST(H5Parallel, RowWriterPiecesInAnyOrderEqualWholeWrites) {
+  auto comm = Comm::world();
+  const auto path = shared_path(comm, "pieces.h5");
+  const std::uint64_t mine = rows_of(comm.rank()), first = start_of(comm.rank());
+  std::vector<std::uint64_t> whole(mine);
+  for (std::uint64_t i = 0; i < mine; ++i) whole[i] = (first + i) * 0x9E3779B97F4A7C15ull;
+  {
+    auto f = h5::File::create(comm, path);
+    h5::write_rows<std::uint64_t>(comm, f.root(), "whole", whole);
+    const auto split = h5::RowSplit::of(comm, mine);
+    EXPECT_EQ(split.offset, first);
+    EXPECT_EQ(split.local, mine);
+    EXPECT_EQ(split.total, start_of(comm.size()));
+    h5::ColumnWriter<std::uint64_t> w(f.root(), "pieces", split);
+    // Pieces of 5 rows, last piece first: each rank a different number of writes (rank 1 none).
+    const std::uint64_t pieces = (mine + 4) / 5;
+    for (std::uint64_t k = pieces; k-- > 0;) {
+      const std::uint64_t lo = k * 5, n = std::min<std::uint64_t>(5, mine - lo);
+      w.write(lo, std::span<const std::uint64_t>(whole.data() + lo, n));
+    }
+    // Beyond this rank's share: an error on this rank alone (nothing collective happened).
+    const std::uint64_t one = 1;
+    EXPECT_THROW(w.write(mine, std::span<const std::uint64_t>(&one, 1)), ecom::Hdf5Error);
+    w.close();
+    f.close();
+  }
+  {
+    auto f = h5::File::open(comm, path, false);
+    const auto a = h5::read_all<std::uint64_t>(f.root(), "whole");
+    EXPECT_EQ(a.size(), start_of(comm.size()));
+    EXPECT_EQ(a, h5::read_all<std::uint64_t>(f.root(), "pieces"));
+    f.close();
+  }
+  comm.barrier();
+  if (comm.rank() == 0) std::filesystem::remove(path);
+}
+
 TEST(H5Parallel, UpdateFileIsAtomicAndAppends) {
   auto comm = Comm::world();
   const auto path = shared_path(comm, "update.h5");
@@ -144,6 +184,18 @@ TEST(H5Parallel, UpdateFileIsAtomicAndAppends) {
                                  throw ecom::Error("stop");
                                }),
                ecom::Error);
+  comm.barrier();
+  // A collective error (raised on every rank) also removes the unfinished copy.
+  EXPECT_THROW(h5::update_file(comm, path,
+                               [&](h5::File& f) {
+                                 h5::write_replicated<std::int32_t>(comm, f.root(), "second",
+                                                                    std::vector<std::int32_t>{2});
+                                 ecom::Error e("stop");
+                                 e.set_collective(true);
+                                 throw e;
+                               }),
+               ecom::Error);
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
   comm.barrier();
   {
     auto f = h5::File::open(comm, path, false);

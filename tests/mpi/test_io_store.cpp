@@ -321,6 +321,7 @@ TEST(EventStore, ContractViolationsAndMissingStores) {
     EXPECT_THROW(EventStore::append_partition(comm, path, v, foreign, {}, {}), ecom::Error);
   }
   EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));  // the unfinished copy is removed too
   // Missing store and wrong files.
   try {
     EventStore::open(comm, path);
