@@ -9,7 +9,10 @@
 
 namespace ecom::io {
 
-bool event_tag_less(const Event& a, const Event& b) {
+namespace {
+
+// event_tag_less, inlined into the sorts (std::sort with a function pointer calls through it).
+inline bool tag_less(const Event& a, const Event& b) {
   if (a.user != b.user) return a.user < b.user;
   if (a.time != b.time) return a.time < b.time;
   if (a.type != b.type) return a.type < b.type;
@@ -18,6 +21,11 @@ bool event_tag_less(const Event& a, const Event& b) {
   if (a.price != b.price) return a.price < b.price;
   return file_tag(a) < file_tag(b);
 }
+constexpr auto kTagLess = [](const Event& a, const Event& b) { return tag_less(a, b); };
+
+}  // namespace
+
+bool event_tag_less(const Event& a, const Event& b) { return tag_less(a, b); }
 
 namespace {
 
@@ -75,14 +83,14 @@ std::vector<std::size_t> bucket_pass(std::span<Event> events, std::size_t bucket
 void sort_fine(std::span<Event> events) {
   const std::size_t n = events.size();
   if (n < 4 * kPerBucket) {
-    std::sort(events.begin(), events.end(), event_tag_less);
+    std::sort(events.begin(), events.end(), kTagLess);
     return;
   }
   const auto end = bucket_pass(events, n / kPerBucket);
   std::size_t start = 0;
   for (const std::size_t e : end) {
     std::sort(events.begin() + static_cast<std::ptrdiff_t>(start),
-              events.begin() + static_cast<std::ptrdiff_t>(e), event_tag_less);
+              events.begin() + static_cast<std::ptrdiff_t>(e), kTagLess);
     start = e;
   }
 }
