@@ -19,7 +19,12 @@ inline bool tag_less(const Event& a, const Event& b) {
   if (a.product != b.product) return a.product < b.product;
   if (a.session != b.session) return a.session < b.session;
   if (a.price != b.price) return a.price < b.price;
-  return file_tag(a) < file_tag(b);
+  if (file_tag(a) != file_tag(b)) return file_tag(a) < file_tag(b);
+  // Rows equal so far may still differ in their labels: ordering by them too makes the order
+  // total, so which of such duplicates is kept never depends on the arrival order (np).
+  if (a.category_id != b.category_id) return a.category_id < b.category_id;
+  if (a.category != b.category) return a.category < b.category;
+  return a.brand < b.brand;
 }
 constexpr auto kTagLess = [](const Event& a, const Event& b) { return tag_less(a, b); };
 

@@ -84,3 +84,34 @@ TEST(EventSort, DuplicatesRemovedAgainstReference) {
   for (auto [f, n] : removed_by_file) removed += n;
   EXPECT_EQ(removed, 20000 - kept);
 }
+
+// Duplicates that differ only in their labels (category_id, category, brand): the sort is total,
+// so any input order (the order events arrive in depends on the number of ranks) gives the same
+// sequence, and the kept duplicate is the one with the smallest (price, file, labels).
+TEST(EventSort, LabelsMakeTheOrderTotal) {
+  std::mt19937_64 rng(3);
+  auto v = random_events(rng, 30000, true);
+  for (auto& e : v) {
+    e.category_id = rng() % 3;
+    e.category = rng() % 2;
+    e.brand = rng() % 3;
+  }
+  using Key = std::tuple<std::uint64_t, std::uint32_t, int, std::uint64_t, std::uint64_t>;
+  using Rank = std::tuple<double, int, std::uint64_t, std::uint64_t, std::uint64_t>;
+  std::map<Key, std::pair<Rank, Event>> keep;
+  for (const auto& e : v) {
+    const Key k{e.user, e.time, static_cast<int>(e.type), e.product, e.session};
+    const Rank r{e.price, file_tag(e), e.category_id, e.category, e.brand};
+    auto it = keep.find(k);
+    if (it == keep.end() || r < it->second.first) keep[k] = {r, e};
+  }
+  auto w = v;
+  std::shuffle(w.begin(), w.end(), rng);
+  sort_events(v);
+  sort_events(w);
+  for (std::size_t i = 0; i < v.size(); ++i) ASSERT_TRUE(same_bytes(v[i], w[i])) << i;
+  const std::size_t kept = remove_duplicates(v);
+  ASSERT_EQ(kept, keep.size());
+  std::size_t i = 0;
+  for (const auto& [k, re] : keep) ASSERT_TRUE(same_bytes(v[i++], re.second)) << i;
+}

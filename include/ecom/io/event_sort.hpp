@@ -20,7 +20,8 @@ inline std::uint16_t file_tag(const Event& e) {
 }
 inline constexpr std::size_t kMaxFilesPerRun = 65536;
 
-// io::event_less, then the file tag: a total order on what ingest compares.
+// io::event_less, then the file tag, then category_id, category and brand: a total order on
+// every field ingest stores, so sorting gives the same sequence whatever the input order.
 bool event_tag_less(const Event& a, const Event& b);
 
 // Sorts by event_tag_less in place: one in-place bucket pass on the user pseudonym (uniform
@@ -34,7 +35,8 @@ inline bool same_event(const Event& a, const Event& b) {
 }
 
 // Removes exact duplicates from sorted events in place, keeping the first of each run (lowest
-// price, then lowest file tag); calls on_removed for each removed event. Returns the new size.
+// price, then lowest file tag, then lowest category_id, category, brand); calls on_removed for each
+// removed event. Returns the new size.
 std::size_t remove_duplicates(std::span<Event> events,
                               const std::function<void(const Event&)>& on_removed = {});
 
