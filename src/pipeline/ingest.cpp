@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 
 #include "ecom/core/context.hpp"
@@ -786,15 +787,19 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
     // Lines shipped this round are parsed in the next one.
     more = more || text.outgoing() || text.queued();
     std::array<int, 2> flags = {more ? 1 : 0, read_error.empty() ? 0 : 1};
-    // While slower ranks are still reading, this rank works on its digests.
+    // While slower ranks are still reading, this rank works on its digests; with nothing left
+    // to do it sleeps between tests instead of spinning, so that a core it shares goes to a
+    // thread with work (a gzip decoder when ranks + decoders outnumber the cores).
     comm.allreduce_max_while(std::span<int>(flags), [&] {
-      if (!digest_error.empty()) return false;
-      try {
-        return digests.step();
-      } catch (const Error& e) {
-        digest_error = e.what();
-        return false;
+      if (digest_error.empty()) {
+        try {
+          if (digests.step()) return true;
+        } catch (const Error& e) {
+          digest_error = e.what();
+        }
       }
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+      return true;
     });
     if (flags[1] != 0) break;
     // The events go from the per-destination buffers straight to the end of `mine`.

@@ -106,7 +106,9 @@ TEST(ReadPlan, PlanReadBalancesGzipDigestsAndPlainBytes) {
   const auto one = plan_read(std::vector<PlanFile>{{1000, false, true}}, 2);
   EXPECT_EQ(one.digest_owner, (std::vector<int>{0}));
   EXPECT_EQ(one.gzip_owner, (std::vector<int>{-1}));
-  EXPECT_EQ(one.plain_share, (std::vector<std::uint64_t>{325, 675}));
+  // 100 s0 + 1000 kDigestCostCenti = 100 s1 and s0 + s1 = 1000.
+  const std::uint64_t s0 = (100000 - 1000 * kDigestCostCenti) / 200;
+  EXPECT_EQ(one.plain_share, (std::vector<std::uint64_t>{s0, 1000 - s0}));
   // A big gzip file keeps its rank out of the plain split; both digests (the gzip file's too)
   // go to the other rank, which then reads all the plain bytes.
   const auto mixed = plan_read(
