@@ -187,9 +187,10 @@ StringTable merge_strings(par::Comm& comm, const StringTable& existing, const St
 
 // Creates the nine event columns (collective) and writes this rank's events into them, block
 // by block: one pass over the events fills every column's block (each event is read once, not
-// once per column), and each block goes out with independent writes (this rank's rows are one
-// contiguous range of every column). Memory: one block per column (61 bytes a row), never a
-// whole column (that would add to the ingest's peak memory).
+// once per column), and each block goes out with one collective write per column (every rank
+// joins every round; on a local disk independent writes were 0.05 s faster for 10M events, but
+// collective I/O lets MPI-IO aggregate on parallel file systems). Memory: one block per column (61
+// bytes a row), never a whole column (that would add to the ingest's peak memory).
 // append_partition's contract for row i of this rank's events: sorted, every user in this
 // rank's vshard range [first, end), a valid event type.
 bool event_ok(std::span<const Event> events, std::size_t i, const par::VShardMap& map,
@@ -216,15 +217,15 @@ void write_event_columns(par::Comm& comm, const h5::Group& ev, std::span<const E
                          const par::VShardMap& map) {
   constexpr std::size_t kBlockRows = std::size_t{1} << 16;  // 4 MiB of column blocks
   const h5::RowSplit split = h5::RowSplit::of(comm, events.size());
-  h5::ColumnWriter<std::uint64_t> user(ev, "user", split);
-  h5::ColumnWriter<std::uint32_t> time(ev, "time", split);
-  h5::ColumnWriter<std::uint8_t> type(ev, "event_type", split);
-  h5::ColumnWriter<std::uint64_t> product(ev, "product_id", split);
-  h5::ColumnWriter<std::uint64_t> category_id(ev, "category_id", split);
-  h5::ColumnWriter<std::uint64_t> category(ev, "category", split);
-  h5::ColumnWriter<std::uint64_t> brand(ev, "brand", split);
-  h5::ColumnWriter<double> price(ev, "price", split);
-  h5::ColumnWriter<std::uint64_t> session(ev, "session", split);
+  h5::ColumnWriter<std::uint64_t> user(ev, "user", split, true);
+  h5::ColumnWriter<std::uint32_t> time(ev, "time", split, true);
+  h5::ColumnWriter<std::uint8_t> type(ev, "event_type", split, true);
+  h5::ColumnWriter<std::uint64_t> product(ev, "product_id", split, true);
+  h5::ColumnWriter<std::uint64_t> category_id(ev, "category_id", split, true);
+  h5::ColumnWriter<std::uint64_t> category(ev, "category", split, true);
+  h5::ColumnWriter<std::uint64_t> brand(ev, "brand", split, true);
+  h5::ColumnWriter<double> price(ev, "price", split, true);
+  h5::ColumnWriter<std::uint64_t> session(ev, "session", split, true);
   const std::uint32_t first = map.first_vshard(comm.rank());
   const std::uint32_t end = map.end_vshard(comm.rank());
   std::string error;  // the caller's contract, checked in the same pass
@@ -234,7 +235,11 @@ void write_event_columns(par::Comm& comm, const h5::Group& ev, std::span<const E
   std::vector<std::uint32_t> b_time(block);
   std::vector<std::uint8_t> b_type(block);
   std::vector<double> b_price(block);
-  for (std::size_t lo = 0; lo < events.size(); lo += block) {
+  // Collective writes: every rank takes part in as many rounds as the rank with most blocks.
+  const std::uint64_t rounds =
+      comm.allreduce_max<std::uint64_t>(block > 0 ? (events.size() + block - 1) / block : 0);
+  for (std::size_t r = 0; r < rounds; ++r) {
+    const std::size_t lo = std::min(events.size(), r * block);
     const std::size_t n = std::min(block, events.size() - lo);
     const Event* e = events.data() + lo;
     bool ok = true;

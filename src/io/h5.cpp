@@ -581,12 +581,12 @@ RowSplit RowSplit::of(par::Comm& comm, std::uint64_t local_rows) {
 }
 
 RowWriter::RowWriter(const Group& loc, const std::string& name, hid_t type, std::size_t elem_bytes,
-                     const RowSplit& split)
-    : type_(type), elem_bytes_(elem_bytes), split_(split) {
+                     const RowSplit& split, bool collective)
+    : type_(type), elem_bytes_(elem_bytes), split_(split), collective_(collective) {
   const hsize_t dim = split.total;
   ds_ = loc.create_dataset(name, type, {&dim, 1});
   file_space_ = ds_.space();
-  xfer_ = PropList::transfer(false);
+  xfer_ = PropList::transfer(collective);
 }
 
 void RowWriter::write(std::uint64_t first, std::uint64_t n, const void* data) {
@@ -596,6 +596,24 @@ void RowWriter::write(std::uint64_t first, std::uint64_t n, const void* data) {
                     std::to_string(split_.local));
   const std::uint64_t per_round = std::max<std::uint64_t>(1, kMaxRoundBytes / elem_bytes_);
   const auto* bytes = static_cast<const unsigned char*>(data);
+  if (collective_) {  // one H5Dwrite per call on every rank, possibly selecting nothing
+    if (n > per_round)
+      throw Hdf5Error("RowWriter(" + ds_.name() + "): a collective write of " + std::to_string(n) +
+                      " rows exceeds one round");
+    static const unsigned char dummy = 0;
+    const hsize_t m = std::max<hsize_t>(n, 1);
+    Dataspace mem_space = Dataspace::simple({&m, 1});
+    if (n > 0) {
+      file_space_.select_rows(split_.offset + first, n);
+    } else {
+      file_space_.select_none();
+      mem_space.select_none();
+    }
+    check(H5Dwrite(ds_.get(), type_, mem_space.get(), file_space_.get(), xfer_.get(),
+                   n > 0 ? data : &dummy),
+          "H5Dwrite", ds_.name());
+    return;
+  }
   for (std::uint64_t lo = 0; lo < n; lo += per_round) {
     const hsize_t m = std::min(per_round, n - lo);
     file_space_.select_rows(split_.offset + first + lo, m);

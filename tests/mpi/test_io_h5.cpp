@@ -167,6 +167,37 @@ TEST(H5Parallel, RowWriterPiecesInAnyOrderEqualWholeWrites) {
   if (comm.rank() == 0) std::filesystem::remove(path);
 }
 
+// Collective mode: every rank makes the same number of calls (those with fewer rows pass n = 0,
+// rank 1 has none at all); the result equals write_rows.
+TEST(H5Parallel, CollectiveRowWriterEqualsWholeWrites) {
+  auto comm = Comm::world();
+  const auto path = shared_path(comm, "collective.h5");
+  const std::uint64_t mine = rows_of(comm.rank()), first = start_of(comm.rank());
+  std::vector<std::uint64_t> whole(mine);
+  for (std::uint64_t i = 0; i < mine; ++i) whole[i] = (first + i) * 0xC2B2AE3D27D4EB4Full;
+  {
+    auto f = h5::File::create(comm, path);
+    h5::write_rows<std::uint64_t>(comm, f.root(), "whole", whole);
+    const auto split = h5::RowSplit::of(comm, mine);
+    h5::ColumnWriter<std::uint64_t> w(f.root(), "collective", split, true);
+    const std::uint64_t calls = comm.allreduce_max<std::uint64_t>((mine + 6) / 7);
+    for (std::uint64_t k = 0; k < calls; ++k) {
+      const std::uint64_t lo = std::min(mine, k * 7), n = std::min<std::uint64_t>(7, mine - lo);
+      w.write(lo, std::span<const std::uint64_t>(whole.data() + lo, n));
+    }
+    w.close();
+    f.close();
+  }
+  {
+    auto f = h5::File::open(comm, path, false);
+    EXPECT_EQ(h5::read_all<std::uint64_t>(f.root(), "whole"),
+              h5::read_all<std::uint64_t>(f.root(), "collective"));
+    f.close();
+  }
+  comm.barrier();
+  if (comm.rank() == 0) std::filesystem::remove(path);
+}
+
 TEST(H5Parallel, UpdateFileIsAtomicAndAppends) {
   auto comm = Comm::world();
   const auto path = shared_path(comm, "update.h5");

@@ -7,12 +7,13 @@
 // Parallel files use the MPI-IO driver (H5Pset_fapl_mpio). Metadata operations on a parallel
 // file (creating groups, datasets and attributes, writing attributes, deleting links) are
 // collective: every rank calls them in the same order with the same arguments. Raw data is
-// written with independent transfers (H5FD_MPIO_INDEPENDENT): each rank writes its own
-// contiguous rows at an exscan offset (write_rows, write_rows_sliced, RowWriter) or rank 0
-// writes data that every rank holds (write_replicated). Every rank's part is one contiguous
-// byte range of the file, so collective buffering would only add copies and a synchronisation
-// per transfer (measured: 2-3x the CPU of the event store's write). Dataset creation and
-// closing stay collective. Reads are collective (H5FD_MPIO_COLLECTIVE), every rank joining
+// written with independent transfers (H5FD_MPIO_INDEPENDENT) by default: each rank writes its
+// own contiguous rows at an exscan offset (write_rows, write_rows_sliced, RowWriter) or rank 0
+// writes data that every rank holds (write_replicated). The event store's columns use
+// RowWriter's collective mode (H5FD_MPIO_COLLECTIVE, one transfer per column and block on every
+// rank), which lets MPI-IO aggregate on parallel file systems; on this machine's local disk it
+// costs 0.05 s per 10M events against independent writes. Dataset creation and closing stay
+// collective. Reads are collective (H5FD_MPIO_COLLECTIVE), every rank joining
 // every round. Large transfers are split into rounds of at most `max_round_bytes` per rank,
 // so no MPI count reaches 2^31.
 //
@@ -273,13 +274,15 @@ struct RowSplit {
   static RowSplit of(par::Comm& comm, std::uint64_t local_rows);  // collective
 };
 
-// A 1-D dataset that every rank fills with its own rows, in pieces, with independent writes:
-// the constructor (creation) and close() are collective; write() is not (no synchronisation,
-// each rank any number of calls). Rows this rank never writes are left unwritten (no fill).
+// A 1-D dataset that every rank fills with its own rows, in pieces: the constructor (creation)
+// and close() are collective. Independent (default): write() is not collective (each rank any
+// number of calls). Collective (H5FD_MPIO_COLLECTIVE, the event store's columns): every rank
+// calls write() the same number of times, n == 0 where it has nothing for that call, and
+// n * elem_bytes <= kMaxRoundBytes. Rows this rank never writes are left unwritten (no fill).
 class RowWriter {
  public:
   RowWriter(const Group& loc, const std::string& name, hid_t type, std::size_t elem_bytes,
-            const RowSplit& split);
+            const RowSplit& split, bool collective = false);
   // Writes rows [first, first + n) of this rank's share (first + n <= split.local).
   void write(std::uint64_t first, std::uint64_t n, const void* data);
   void close();  // collective
@@ -292,6 +295,7 @@ class RowWriter {
   hid_t type_;
   std::size_t elem_bytes_;
   RowSplit split_;
+  bool collective_;
 };
 
 // RowWriter for an arithmetic T.
@@ -299,8 +303,9 @@ template <class T>
 requires std::is_arithmetic_v<T>
 class ColumnWriter : public RowWriter {
  public:
-  ColumnWriter(const Group& loc, const std::string& name, const RowSplit& split)
-      : RowWriter(loc, name, native_type<T>(), sizeof(T), split) {}
+  ColumnWriter(const Group& loc, const std::string& name, const RowSplit& split,
+               bool collective = false)
+      : RowWriter(loc, name, native_type<T>(), sizeof(T), split, collective) {}
   void write(std::uint64_t first, std::span<const T> values) {
     RowWriter::write(first, values.size(), values.data());
   }
