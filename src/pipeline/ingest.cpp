@@ -102,8 +102,9 @@ struct FileCounts {
   }
 };
 
-// One collective decision about per-file errors: the error of the lowest file index wins, so
-// the message does not depend on the number of ranks.
+// One collective decision about per-file errors: the error of the lowest file index among those
+// found wins. Reading stops in the round in which the first error is found, so with several bad
+// files the one named can depend on the number of ranks (the exit code does not).
 void agree_file_error(par::Comm& comm, std::uint64_t file, const std::string& error,
                       ExitCode code = ExitCode::input) {
   const std::uint64_t mine = error.empty() ? UINT64_MAX : file;
@@ -668,7 +669,8 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
   std::unique_ptr<io::LineReader> reader;
   std::uint64_t bytes_done = 0;  // input bytes of finished pieces
   Progress progress("ingest: read", my_bytes / 1000000, "MB", ctx.progress && rank == 0);
-  // A decoding rank holds at most a quarter of the shuffle budget of blocks for the others.
+  // A decoding rank holds about a quarter of the shuffle budget of blocks for the others (at
+  // least 1 MiB per rank, and a block may pass the cap by its last group of lines).
   TextShare text(ranks, rank,
                  std::max<std::size_t>(
                      budget / 4 / static_cast<std::size_t>(std::max(ranks - 1, 1)), 1 << 20));
@@ -831,9 +833,10 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
     share_digests(comm, files, hex);
   }
   ctx.log.debug("ingest: ", rounds, " shuffle round(s), pseudonym cache misses ", users.misses());
-  if (any_gzip)
-    ctx.log.debug("ingest: gzip lines parsed by a rank other than their decoding rank: ",
-                  comm.allreduce_sum<std::uint64_t>(shipped_lines));
+  if (any_gzip) {
+    const auto shipped = comm.allreduce_sum<std::uint64_t>(shipped_lines);  // collective
+    ctx.log.debug("ingest: gzip lines parsed by a rank other than their decoding rank: ", shipped);
+  }
 
   // ---- sort, remove duplicates --------------------------------------------------------------
   {

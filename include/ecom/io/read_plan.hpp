@@ -14,7 +14,8 @@ namespace ecom::io {
 
 // Estimated CPU cost per byte, in hundredths of the cost of parsing one byte of plain CSV
 // (bench/ingest_compare.sh on the 2-core benchmark machine: read+parse 2.0 ns per plain byte,
-// SHA-256 with SHA-NI 0.8 ns per byte, ISA-L inflate 4.5 ns per compressed byte). Only the
+// SHA-256 with SHA-NI 0.8 ns per byte, ISA-L inflate 4.5 ns per compressed byte; zlib inflates
+// at about half ISA-L's speed, which only unbalances the plan a little). Only the
 // inflating is charged to a gzip file's rank: the parsing of its lines is shared by all ranks
 // (the ingest's TextShare), which adds the same to every rank and so does not move the split.
 inline constexpr std::uint64_t kPlainCostCenti = 100;

@@ -369,10 +369,11 @@ void Comm::exchange_grouped_bytes(const std::byte* records, std::size_t record_b
       const std::uint64_t s = counts[d] > lo ? std::min(per_dest, counts[d] - lo) : 0;
       const std::uint64_t r = recv_counts[d] > lo ? std::min(per_dest, recv_counts[d] - lo) : 0;
       sc[d] = static_cast<int>(s);
-      sd[d] = direct ? static_cast<int>(send_base[d] + lo) : s_total;
+      // (A zero count gets displacement 0: offsets past the records could exceed an int.)
+      sd[d] = direct ? (s > 0 ? static_cast<int>(send_base[d] + lo) : 0) : s_total;
       s_total += sc[d];
       rc[d] = static_cast<int>(r);
-      rd[d] = direct ? static_cast<int>(recv_base[d] + lo) : r_total;
+      rd[d] = direct ? (r > 0 ? static_cast<int>(recv_base[d] + lo) : 0) : r_total;
       r_total += rc[d];
     }
     if (direct) {
