@@ -465,6 +465,25 @@ void File::close() {
 // ---- raw data -------------------------------------------------------------------------
 
 namespace {
+// H5Dwrite of `rows` rows (of `cols` values) at `offset` of `ds`, in rounds of at most
+// max_round_bytes, with transfer property list `xfer`.
+void write_in_rounds(const Dataset& ds, Dataspace& file_space, hid_t type, hid_t xfer,
+                     std::size_t elem_bytes, const void* data, std::uint64_t offset,
+                     std::uint64_t rows, std::uint64_t cols, bool two_d,
+                     std::size_t max_round_bytes) {
+  const std::uint64_t row_bytes = elem_bytes * cols;
+  const std::uint64_t per_round = std::max<std::uint64_t>(1, max_round_bytes / row_bytes);
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  for (std::uint64_t lo = 0; lo < rows; lo += per_round) {
+    const std::uint64_t n = std::min(per_round, rows - lo);
+    file_space.select_rows(offset + lo, n);
+    const hsize_t d2[2] = {n, cols};
+    Dataspace mem_space = Dataspace::simple({d2, two_d ? 2u : 1u});
+    check(H5Dwrite(ds.get(), type, mem_space.get(), file_space.get(), xfer, bytes + lo * row_bytes),
+          "H5Dwrite", ds.name());
+  }
+}
+
 // Writes `rows` rows at `offset` of `ds` in rounds of at most max_round_bytes. On a parallel
 // file (comm != nullptr) the transfers are independent: only this rank's rows, no
 // synchronisation (a rank without rows writes nothing).
@@ -472,20 +491,10 @@ void write_slab(par::Comm* comm, const Dataset& ds, hid_t type, std::size_t elem
                 const void* data, std::uint64_t offset, std::uint64_t rows, std::uint64_t cols,
                 bool two_d, std::size_t max_round_bytes) {
   if (rows == 0) return;
-  const std::uint64_t row_bytes = elem_bytes * cols;
-  const std::uint64_t per_round = std::max<std::uint64_t>(1, max_round_bytes / row_bytes);
   PropList xfer = comm ? PropList::transfer(false) : PropList(H5P_DEFAULT, nullptr);
   Dataspace file_space = ds.space();
-  const auto* bytes = static_cast<const unsigned char*>(data);
-  for (std::uint64_t lo = 0; lo < rows; lo += per_round) {
-    const std::uint64_t n = std::min(per_round, rows - lo);
-    file_space.select_rows(offset + lo, n);
-    const hsize_t d2[2] = {n, cols};
-    Dataspace mem_space = Dataspace::simple({d2, two_d ? 2u : 1u});
-    check(H5Dwrite(ds.get(), type, mem_space.get(), file_space.get(), xfer.get(),
-                   bytes + lo * row_bytes),
-          "H5Dwrite", ds.name());
-  }
+  write_in_rounds(ds, file_space, type, xfer.get(), elem_bytes, data, offset, rows, cols, two_d,
+                  max_round_bytes);
 }
 
 std::vector<hsize_t> shape(std::uint64_t rows, std::uint64_t cols, bool two_d) {
@@ -594,34 +603,22 @@ void RowWriter::write(std::uint64_t first, std::uint64_t n, const void* data) {
     throw Hdf5Error("RowWriter(" + ds_.name() + "): rows [" + std::to_string(first) + ", " +
                     std::to_string(first + n) + ") beyond this rank's " +
                     std::to_string(split_.local));
-  const std::uint64_t per_round = std::max<std::uint64_t>(1, kMaxRoundBytes / elem_bytes_);
-  const auto* bytes = static_cast<const unsigned char*>(data);
-  if (collective_) {  // one H5Dwrite per call on every rank, possibly selecting nothing
-    if (n > per_round)
-      throw Hdf5Error("RowWriter(" + ds_.name() + "): a collective write of " + std::to_string(n) +
-                      " rows exceeds one round");
+  // Collective: exactly one H5Dwrite per call on every rank (one round), possibly of nothing.
+  if (collective_ && n > std::max<std::uint64_t>(1, kMaxRoundBytes / elem_bytes_))
+    throw Hdf5Error("RowWriter(" + ds_.name() + "): a collective write of " + std::to_string(n) +
+                    " rows exceeds one round");
+  if (collective_ && n == 0) {
     static const unsigned char dummy = 0;
-    const hsize_t m = std::max<hsize_t>(n, 1);
-    Dataspace mem_space = Dataspace::simple({&m, 1});
-    if (n > 0) {
-      file_space_.select_rows(split_.offset + first, n);
-    } else {
-      file_space_.select_none();
-      mem_space.select_none();
-    }
-    check(H5Dwrite(ds_.get(), type_, mem_space.get(), file_space_.get(), xfer_.get(),
-                   n > 0 ? data : &dummy),
+    const hsize_t one = 1;
+    Dataspace mem_space = Dataspace::simple({&one, 1});
+    mem_space.select_none();
+    file_space_.select_none();
+    check(H5Dwrite(ds_.get(), type_, mem_space.get(), file_space_.get(), xfer_.get(), &dummy),
           "H5Dwrite", ds_.name());
     return;
   }
-  for (std::uint64_t lo = 0; lo < n; lo += per_round) {
-    const hsize_t m = std::min(per_round, n - lo);
-    file_space_.select_rows(split_.offset + first + lo, m);
-    Dataspace mem_space = Dataspace::simple({&m, 1});
-    check(H5Dwrite(ds_.get(), type_, mem_space.get(), file_space_.get(), xfer_.get(),
-                   bytes + lo * elem_bytes_),
-          "H5Dwrite", ds_.name());
-  }
+  write_in_rounds(ds_, file_space_, type_, xfer_.get(), elem_bytes_, data, split_.offset + first, n,
+                  1, false, kMaxRoundBytes);
 }
 
 void RowWriter::close() {

@@ -17,6 +17,7 @@
 #include <iterator>
 #include <map>
 #include <memory>
+#include <numeric>
 #include <optional>
 #include <thread>
 #include <unordered_map>
@@ -155,29 +156,40 @@ std::optional<std::string> first_line(const InputFile& f) {
   return std::string(line);
 }
 
-// Each file's header, checked by one rank per file (largest first). Fatal errors are agreed
-// collectively.
-void check_headers(par::Comm& comm, const std::vector<InputFile>& files) {
+// Runs check(i) for each file index i in `which`, on one rank per file (largest first); check
+// returns an error message ("" if none) or throws Error. Fatal errors are agreed collectively.
+template <class Check>
+void on_file_owners(par::Comm& comm, const std::vector<InputFile>& files,
+                    const std::vector<std::size_t>& which, Check&& check) {
   std::vector<std::uint64_t> sizes;
-  for (const auto& f : files) sizes.push_back(f.size);
+  for (const std::size_t i : which) sizes.push_back(files[i].size);
   const std::vector<int> owner = io::assign_whole_files(sizes, comm.size());
   std::string error;
   std::uint64_t error_file = 0;
-  for (std::size_t i = 0; i < files.size() && error.empty(); ++i) {
-    if (owner[i] != comm.rank()) continue;
+  for (std::size_t k = 0; k < which.size() && error.empty(); ++k) {
+    if (owner[k] != comm.rank()) continue;
     try {
-      const auto header = first_line(files[i]);
-      if (!header)
-        error = "input file " + files[i].path + ": empty file";
-      else if (!io::is_rees_header(*header))
-        error = "input file " + files[i].path + ": wrong header (expected " +
-                std::string(io::kReesHeader) + ")";
+      error = check(which[k]);
     } catch (const Error& e) {
       error = e.what();
     }
-    if (!error.empty()) error_file = i;
+    if (!error.empty()) error_file = which[k];
   }
   agree_file_error(comm, error_file, error);
+}
+
+// Each file's header, checked by one rank per file.
+void check_headers(par::Comm& comm, const std::vector<InputFile>& files) {
+  std::vector<std::size_t> all(files.size());
+  std::iota(all.begin(), all.end(), std::size_t{0});
+  on_file_owners(comm, files, all, [&](std::size_t i) -> std::string {
+    const auto header = first_line(files[i]);
+    if (!header) return "input file " + files[i].path + ": empty file";
+    if (!io::is_rees_header(*header))
+      return "input file " + files[i].path + ": wrong header (expected " +
+             std::string(io::kReesHeader) + ")";
+    return "";
+  });
 }
 
 // Shares the digests of `files` that their owner computed (`digests`: 64 hex digits per file
@@ -190,32 +202,18 @@ void share_digests(par::Comm& comm, std::vector<InputFile>& files, std::vector<c
       files[i].sha256.assign(reinterpret_cast<const char*>(shared.data()) + i * 64, 64);
 }
 
-// The SHA-256 of the files with need[i], computed now by one rank per file (largest first).
+// The SHA-256 of the files with need[i], computed now by one rank per file.
 void hash_now(par::Comm& comm, std::vector<InputFile>& files, const std::vector<bool>& need) {
-  std::vector<std::uint64_t> sizes;
   std::vector<std::size_t> which;
   for (std::size_t i = 0; i < files.size(); ++i)
-    if (need[i]) {
-      sizes.push_back(files[i].size);
-      which.push_back(i);
-    }
+    if (need[i]) which.push_back(i);
   if (which.empty()) return;
-  const std::vector<int> owner = io::assign_whole_files(sizes, comm.size());
-  std::string error;
-  std::uint64_t error_file = 0;
   std::vector<char> digests(files.size() * 64, '\0');
-  for (std::size_t k = 0; k < which.size() && error.empty(); ++k) {
-    if (owner[k] != comm.rank()) continue;
-    const std::size_t i = which[k];
-    try {
-      const std::string d = io::sha256_file(files[i].path);
-      std::memcpy(digests.data() + i * 64, d.data(), 64);
-    } catch (const Error& e) {
-      error = e.what();
-      error_file = i;
-    }
-  }
-  agree_file_error(comm, error_file, error);
+  on_file_owners(comm, files, which, [&](std::size_t i) -> std::string {
+    const std::string d = io::sha256_file(files[i].path);
+    std::memcpy(digests.data() + i * 64, d.data(), 64);
+    return "";
+  });
   share_digests(comm, files, digests);
 }
 
@@ -242,11 +240,6 @@ class DigestQueue {
     std::vector<char> out(files * 64, '\0');
     for (const auto& j : jobs_) std::memcpy(out.data() + j.file * 64, j.digest->hex().data(), 64);
     return out;
-  }
-  std::uint64_t bytes() const {
-    std::uint64_t n = 0;
-    for (const auto& j : jobs_) n += j.digest->bytes();
-    return n;
   }
 
  private:
@@ -420,22 +413,26 @@ class TextShare {
 
   // ---- collective: ships the blocks, keeps what arrives, learns who is hungry ---------------
   void exchange(par::Comm& comm, std::size_t budget) {
-    std::vector<std::uint64_t> counts(out_.size());
+    std::vector<std::uint64_t> counts(out_.size()), displs(out_.size());
     std::string packed;
     for (std::size_t r = 0; r < out_.size(); ++r) {
       counts[r] = out_[r].size();
+      displs[r] = packed.size();
       packed += out_[r];
       out_[r].clear();
     }
-    const std::vector<char> got = comm.exchange_grouped<char>(
-        std::span<const char>(packed.data(), packed.size()), counts, budget);
     in_.erase(0, pos_);
     pos_ = 0;
-    // Hungry: it parsed (nearly) all it had before this round's blocks arrived, so it can take
+    // Hungry: it parsed (nearly) all it had before this round's blocks arrive, so it can take
     // another block while it parses these (two blocks in flight at most).
     const std::vector<std::uint64_t> left = comm.allgather<std::uint64_t>(in_.size());
     for (std::size_t r = 0; r < out_.size(); ++r) hungry_[r] = left[r] < cap_ / 2;
-    in_.append(got.data(), got.size());
+    // The blocks land straight after what is left to parse.
+    comm.exchange_into<char>(packed.data(), counts, displs, budget, [&](std::uint64_t n) {
+      const std::size_t old = in_.size();
+      in_.resize(old + n);
+      return in_.data() + old;
+    });
   }
 
   // ---- every rank: the lines it received --------------------------------------------------
