@@ -16,6 +16,7 @@
 #include "ecom/core/signals.hpp"
 #include "ecom/par/comm.hpp"
 #include "ecom/par/environment.hpp"
+#include "ecom/par/file.hpp"
 #include "ecom/pipeline/commands.hpp"
 
 int main(int argc, char** argv) {
@@ -37,6 +38,19 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--log-all-ranks", all_ranks, "Log from every rank, not only rank 0");
   app.add_flag("--no-progress", no_progress, "No progress lines");
+  std::string output_mode = "640";
+  app.add_option("--output-mode", output_mode,
+                 "Permission bits (octal) of pseudonymised outputs: stores, ecom.h5, CSVs, "
+                 "run.json (raw-zone files such as the quarantine are always 600)")
+      ->check([](const std::string& v) {
+        try {
+          ecom::par::parse_mode(v);
+          return std::string();
+        } catch (const ecom::Error& e) {
+          return std::string(e.what());
+        }
+      })
+      ->capture_default_str();
 
   ecom::Action action;
   // --- subcommands: one line each ---
@@ -69,6 +83,7 @@ int main(int argc, char** argv) {
     }
     return asked ? 0 : static_cast<int>(ecom::ExitCode::usage);
   }
+  ecom::par::set_output_mode(ecom::par::parse_mode(output_mode));
   // Test hook (tests/e2e/test_config.sh): print the effective configuration and stop.
   if (std::getenv("ECOM_TEST_PRINT_CONFIG") != nullptr) {
     if (rank == 0) std::fputs(ecom::effective_config(app).c_str(), stdout);
@@ -92,12 +107,8 @@ int main(int argc, char** argv) {
       if (rank == 0) std::fprintf(stderr, "ecom: %s\n", e.what());
       return static_cast<int>(e.code());
     }
-    std::fprintf(stderr, "ecom: rank %d: %s\n", rank, e.what());
-    std::fflush(stderr);
-    ecom::par::Environment::abort(static_cast<int>(e.code()));
+    ecom::par::Environment::fail(e.what(), static_cast<int>(e.code()));
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "ecom: rank %d: %s\n", rank, e.what());
-    std::fflush(stderr);
-    ecom::par::Environment::abort(static_cast<int>(ecom::ExitCode::internal));
+    ecom::par::Environment::fail(e.what(), static_cast<int>(ecom::ExitCode::internal));
   }
 }

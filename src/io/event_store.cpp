@@ -593,13 +593,11 @@ std::uint64_t EventStore::rewrite(par::Comm& comm, const std::string& path,
     throw Error("rewrite: keep_partition has " + std::to_string(keep_partition.size()) +
                 " entries for " + std::to_string(old.partitions_) + " partitions");
   const par::VShardMap map(old.vshards_, comm.size());
-  const std::string tmp = path + ".tmp";
   std::uint64_t kept_total = 0, erased_local = 0, dropped = 0;
   std::vector<FileManifest> manifest;
   int index = 0;
-  {
+  h5::write_file(comm, path, [&](h5::File& f) {
     h5::File src = h5::File::open(comm, path, false);
-    h5::File f = h5::File::create(comm, tmp);
     const h5::Group& root = f.root();
     std::vector<std::byte> scratch;
     for (int p = 0; p < old.partitions_; ++p) {
@@ -645,16 +643,7 @@ std::uint64_t EventStore::rewrite(par::Comm& comm, const std::string& path,
     a.set("partitions", static_cast<std::int32_t>(index));
     a.set("events", kept_total);
     a.set("writer", std::string("ecom ") + ECOM_VERSION + " (" + ECOM_GIT_REVISION + ")");
-    f.close();
-  }
-  comm.barrier();
-  std::string error;
-  if (comm.rank() == 0) {
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) error = "cannot rename " + tmp + " to " + path + ": " + ec.message();
-  }
-  par::agree(comm, error, ExitCode::comm);
+  });
   return dropped + comm.allreduce_sum(erased_local);
 }
 

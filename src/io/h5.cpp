@@ -1,7 +1,9 @@
 #include "ecom/io/h5.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <functional>
 #include <mutex>
@@ -41,10 +43,13 @@ std::string error_stack() {
 }
 
 void fail(const char* fn, std::string_view what) {
+  // A failed write's errno (e.g. ENOSPC from MPI-IO) names the cause better than the stack.
+  const std::string cause = par::write_errno_text(errno);
   std::string msg = fn;
   msg += "(";
   msg += what;
   msg += "): ";
+  if (!cause.empty()) msg += cause + "; ";
   msg += error_stack();
   throw Hdf5Error(msg);
 }
@@ -409,12 +414,32 @@ File& File::operator=(File&& o) noexcept {
     root_ = std::move(o.root_);
     path_ = std::move(o.path_);
     parallel_ = o.parallel_;
+    temporary_ = o.temporary_;
   }
   return *this;
 }
 
-File File::create(const par::Comm& comm, const std::string& path) {
+File::~File() {
+  if (!file_.valid()) return;  // closed, or moved from
+  if (parallel_ && std::uncaught_exceptions() > 0) {
+    root_.release();  // left open: see the header
+    file_.release();
+  }
+  root_ = Group();  // objects before their file
+  file_ = Id();
+  remove_if_temporary();
+}
+
+void File::remove_if_temporary() const {
+  std::error_code ec;
+  if (temporary_) std::filesystem::remove(path_, ec);
+}
+
+File File::create(par::Comm& comm, const std::string& path, unsigned mode) {
   silence_errors();
+  std::string error;
+  if (comm.rank() == 0) error = par::create_with_mode(path, mode);
+  par::agree(comm, error, ExitCode::comm);
   auto fapl = PropList::file_access_mpio(comm);
   Id f(check_id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), "H5Fcreate", path),
        H5Fclose);
@@ -458,8 +483,14 @@ bool File::is_hdf5(const std::string& path) {
 void File::flush() const { check(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "H5Fflush", path_); }
 
 void File::close() {
-  root_.close();
-  file_.close();
+  try {
+    root_.close();
+    file_.close();
+  } catch (const Error&) {
+    remove_if_temporary();
+    throw;
+  }
+  temporary_ = false;  // closed: its owner renames it
 }
 
 // ---- raw data -------------------------------------------------------------------------
@@ -680,10 +711,56 @@ std::vector<std::string> read_strings(const Group& loc, const std::string& name)
 
 // ---- safe update ----------------------------------------------------------------------
 
-void update_file(par::Comm& comm, const std::string& path,
-                 const std::function<void(File&)>& modify) {
+namespace {
+// Collective. Runs `write` on the temporary file `tmp` (already there on rank 0: `existed`
+// says whether as a copy to open or a new file to create), closes it and renames it over
+// `path`; see update_file for what a failure does.
+void write_temporary(par::Comm& comm, const std::string& path, const std::string& tmp, bool existed,
+                     unsigned mode, const std::function<void(File&)>& write) {
+  try {
+    File f = existed ? File::open(comm, tmp, true) : File::create(comm, tmp, mode);
+    f.set_temporary();
+    write(f);
+    f.close();
+  } catch (const Error& e) {
+    std::error_code ec;
+    if (!e.collective()) {
+      // This rank alone may have failed, the others may wait in a collective HDF5 call: no
+      // collective step here (the file was left open, see File::~File); its copy goes now.
+      std::filesystem::remove(tmp, ec);
+      throw par::write_error(path, e.what());
+    }
+    // A collective error (every rank is here): no unfinished copy is left behind.
+    comm.barrier();
+    if (comm.rank() == 0) std::filesystem::remove(tmp, ec);
+    comm.barrier();  // gone when any rank returns
+    throw;
+  }
+  comm.barrier();
+  std::string error;
+  if (comm.rank() == 0) {
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) error = "cannot rename " + tmp + " to " + path + ": " + ec.message();
+  }
+  par::agree(comm, error, ExitCode::comm);
+}
+
+// Rank 0: "" if the directory of `path` exists, else the error.
+std::string check_directory(const std::string& path) {
+  std::error_code ec;
+  const auto dir = std::filesystem::path(path).parent_path();
+  if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
+    return "cannot write " + path + ": directory " + dir.string() + " does not exist";
+  return {};
+}
+}  // namespace
+
+void update_file(par::Comm& comm, const std::string& path, const std::function<void(File&)>& modify,
+                 unsigned mode) {
   const std::string tmp = path + ".tmp";
   std::string error;
+  ExitCode code = ExitCode::usage;
   int existed = 0;
   if (comm.rank() == 0) {
     std::error_code ec;
@@ -691,38 +768,33 @@ void update_file(par::Comm& comm, const std::string& path,
     if (std::filesystem::exists(path, ec)) {
       existed = 1;
       std::filesystem::copy_file(path, tmp, std::filesystem::copy_options::overwrite_existing, ec);
-      if (ec) error = "cannot copy " + path + " to " + tmp + ": " + ec.message();
+      if (!ec)
+        std::filesystem::permissions(tmp, static_cast<std::filesystem::perms>(mode & 0777u), ec);
+      if (ec) {
+        error = par::write_error(path, "cannot copy it to " + tmp + ": " + ec.message()).what();
+        code = ExitCode::comm;
+        std::filesystem::remove(tmp, ec);
+      }
     } else {
-      const auto dir = std::filesystem::path(path).parent_path();
-      if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
-        error = "cannot write " + path + ": directory " + dir.string() + " does not exist";
+      error = check_directory(path);
     }
   }
-  par::agree(comm, error, ExitCode::usage);
+  par::agree(comm, error, code);
   comm.bcast(existed, 0);
-  try {
-    File f = existed ? File::open(comm, tmp, true) : File::create(comm, tmp);
-    modify(f);
-    f.close();
-  } catch (const Error& e) {
-    // A collective error (every rank is here, the file closed by its destructor): no
-    // unfinished copy is left behind. Any other error ends the job (nothing collective here).
-    if (!e.collective()) throw;
-    comm.barrier();
-    if (comm.rank() == 0) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-    }
-    comm.barrier();  // gone when any rank returns
-    throw;
-  }
-  comm.barrier();
+  write_temporary(comm, path, tmp, existed != 0, mode, modify);
+}
+
+void write_file(par::Comm& comm, const std::string& path, const std::function<void(File&)>& fill,
+                unsigned mode) {
+  const std::string tmp = path + ".tmp";
+  std::string error;
   if (comm.rank() == 0) {
     std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) error = "cannot rename " + tmp + " to " + path + ": " + ec.message();
+    std::filesystem::remove(tmp, ec);
+    error = check_directory(path);
   }
-  par::agree(comm, error, ExitCode::comm);
+  par::agree(comm, error, ExitCode::usage);
+  write_temporary(comm, path, tmp, false, mode, fill);
 }
 
 }  // namespace ecom::io::h5

@@ -111,7 +111,7 @@ void Quarantine::write(par::Comm& comm, const std::string& path,
               [](const Piece& a, const Piece& b) { return a.index < b.index; });
     for (const Piece& pc : pieces) local.append(received.data() + pc.offset, pc.bytes);
   }
-  par::write_ordered(comm, path, local, prefix);
+  par::write_ordered(comm, path, local, prefix, par::kRawDataMode);
 }
 
 }  // namespace ecom::io

@@ -471,9 +471,7 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
 
   // ecom.h5: written under a temporary name, renamed when complete.
   const std::string h5_path = dir + "/ecom.h5";
-  const std::string h5_tmp = h5_path + ".tmp";
-  {
-    auto file = h5::File::create(comm, h5_tmp);
+  h5::write_file(comm, h5_path, [&](h5::File& file) {
     const auto& root = file.root();
     {
       auto users = root.create_group("users");
@@ -677,18 +675,7 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
       root.attrs().set("stage_seconds_avg", stage_avg);
       root.attrs().set("stage_seconds_max", stage_max);
     }
-    file.close();
-  }
-  comm.barrier();
-  {
-    std::string error;
-    if (comm.rank() == 0) {
-      std::error_code ec;
-      std::filesystem::rename(h5_tmp, h5_path, ec);
-      if (ec) error = "cannot rename " + h5_tmp + ": " + ec.message();
-    }
-    par::agree(comm, error, ExitCode::comm);
-  }
+  });
   tw.reset();
   total.reset();
 
@@ -784,13 +771,7 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
          << ", \"avg\": " << json_number(stages[i].avg)
          << ", \"max\": " << json_number(stages[i].max) << "}";
     js << "\n  ]\n}\n";
-    const std::string tmp = dir + "/run.json.tmp";
-    if (std::FILE* f = std::fopen(tmp.c_str(), "w")) {
-      const auto text = js.str();
-      std::fwrite(text.data(), 1, text.size(), f);
-      std::fclose(f);
-      std::filesystem::rename(tmp, dir + "/run.json");
-    }
+    par::write_file(dir + "/run.json", js.str());
   }
   par::log_stage_stats(log, stages);
   log.info("analyze: wrote ", dir,

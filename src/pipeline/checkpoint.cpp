@@ -46,14 +46,7 @@ std::string unquote(const std::string& v) {
 
 // Writes a small text file atomically (rank 0 only).
 void write_text_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) throw Error("cannot write " + tmp);
-  }
-  fs::rename(tmp, path);
+  par::write_file(path, text);
 }
 
 // Rows of this rank, with the row count of every rank beside them (name + "_rows"), so that a
@@ -81,20 +74,7 @@ std::vector<T> get_rows(par::Comm& comm, const h5::Group& g, const std::string& 
 // Collective: writes `path` through `fill` under a temporary name, then renames it.
 template <class Fill>
 void write_state(par::Comm& comm, const std::string& path, Fill&& fill) {
-  const std::string tmp = path + ".tmp";
-  {
-    auto file = h5::File::create(comm, tmp);
-    fill(file.root());
-    file.close();
-  }
-  comm.barrier();
-  std::string error;
-  if (comm.rank() == 0) {
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec) error = "cannot rename " + tmp + ": " + ec.message();
-  }
-  par::agree(comm, error, ExitCode::comm);
+  h5::write_file(comm, path, [&](h5::File& file) { fill(file.root()); });
 }
 
 bool state_exists(par::Comm& comm, const std::string& path) {

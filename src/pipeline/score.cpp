@@ -376,12 +376,7 @@ void add_score_command(CLI::App& app, Action& action) {
              << "\", \"max\": " << stats[i].max << "}";
         js << "\n  ]\n}\n";
         const std::string path = opts->out + "/score.json";
-        if (std::FILE* f = std::fopen((path + ".tmp").c_str(), "w")) {
-          const std::string text = js.str();
-          std::fwrite(text.data(), 1, text.size(), f);
-          std::fclose(f);
-          std::filesystem::rename(path + ".tmp", path);
-        }
+        par::write_file(path, js.str());
       }
       ctx.log.info("score: ", s.users, " users scored in ", fixed(seconds, 3), " s; wrote ",
                    opts->out, "/{customer_segments.csv,recommendations.csv,score.json}");

@@ -33,6 +33,7 @@
 
 #include "ecom/core/error.hpp"
 #include "ecom/par/comm.hpp"
+#include "ecom/par/file.hpp"
 
 namespace ecom::io::h5 {
 
@@ -74,6 +75,12 @@ class Id {
   hid_t get() const { return id_; }
   bool valid() const { return id_ >= 0; }
   void close();  // checked
+  // Gives the identifier up without closing it (it stays open until the library ends).
+  hid_t release() {
+    const hid_t id = id_;
+    id_ = H5I_INVALID_HID;
+    return id;
+  }
 
  private:
   void reset() noexcept;
@@ -219,8 +226,9 @@ class Group : public Id {
 
 class File {
  public:
-  // Collective over `comm`: creates (truncating) or opens a file through MPI-IO.
-  static File create(const par::Comm& comm, const std::string& path);
+  // Collective over `comm`: creates (truncating) or opens a file through MPI-IO. A created file
+  // gets permission bits `mode` exactly (rank 0 creates it first), whatever the umask.
+  static File create(par::Comm& comm, const std::string& path, unsigned mode = par::output_mode());
   static File open(const par::Comm& comm, const std::string& path, bool writable);
   // This process alone (default sec2 driver), e.g. rank 0 checking a file.
   static File open_serial(const std::string& path, bool writable);
@@ -231,21 +239,31 @@ class File {
   File() = default;
   File(File&&) noexcept = default;
   File& operator=(File&& o) noexcept;  // closes this file's root before its file
-  ~File() = default;
+  // Closes the file, except a parallel file while an exception unwinds: its close is
+  // collective (metadata flush, barriers) and after an error on one rank the others may be
+  // elsewhere (a hang), so it is left open to the end of the job (which that error brings:
+  // see par::Environment::fail). A temporary file (set_temporary) not closed is removed.
+  ~File();
 
   const Group& root() const { return root_; }
   const std::string& path() const { return path_; }
   bool parallel() const { return parallel_; }
   void flush() const;
-  // Closes root and file, checked. Every other object of the file must be closed first.
+  // Closes root and file, checked. Every other object of the file must be closed first. A
+  // temporary file whose close fails is removed.
   void close();
+  // Marks the file as a temporary one (`x.tmp` of an output `x`): removed by this process if
+  // it is destroyed before close() succeeded, or if close() fails.
+  void set_temporary() { temporary_ = true; }
 
  private:
   File(Id file, std::string path, bool parallel);
+  void remove_if_temporary() const;
   Id file_;
   Group root_;  // declared after file_: destroyed first
   std::string path_;
   bool parallel_ = false;
+  bool temporary_ = false;
 };
 
 // ---- raw-data helpers -----------------------------------------------------------------
@@ -400,11 +418,19 @@ requires std::is_arithmetic_v<T> std::vector<T> read_all(const Group& loc,
 // Independent: a 1-D dataset of fixed- or variable-length strings.
 std::vector<std::string> read_strings(const Group& loc, const std::string& name);
 
-// Safe in-place update of an existing file: rank 0 copies `path` to `path + ".tmp"`, every
-// rank opens the copy (parallel, writable) and `modify` changes it, then the copy is closed and
-// renamed over `path` by rank 0. A run killed before the rename leaves `path` untouched.
-// Collective. If `path` does not exist, `modify` gets a new empty file instead.
-void update_file(par::Comm& comm, const std::string& path,
-                 const std::function<void(File&)>& modify);
+// Safe in-place update of an existing file: rank 0 copies `path` to `path + ".tmp"` (mode
+// `mode`), every rank opens the copy (parallel, writable) and `modify` changes it, then the copy
+// is closed and renamed over `path` by rank 0. A run killed before the rename leaves `path`
+// untouched. Collective. If `path` does not exist, `modify` gets a new empty file instead.
+// A write error on a rank (HDF5, MPI-IO, the copy) removes the copy and throws
+// par::write_error naming `path` on that rank (not collectively: the others may wait in a
+// collective HDF5 call; the job ends through par::Environment::fail, exit 4); a collective
+// error from `modify` removes the copy and is rethrown on every rank.
+void update_file(par::Comm& comm, const std::string& path, const std::function<void(File&)>& modify,
+                 unsigned mode = par::output_mode());
+// The same for a new file: `fill` writes a fresh `path + ".tmp"` (mode `mode`), renamed over
+// `path` when complete.
+void write_file(par::Comm& comm, const std::string& path, const std::function<void(File&)>& fill,
+                unsigned mode = par::output_mode());
 
 }  // namespace ecom::io::h5
