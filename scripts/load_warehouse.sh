@@ -6,13 +6,16 @@
 #
 # In ONE transaction: creates the schema if missing (sql/schema.sql), copies the run's CSVs into
 # temporary staging tables with \copy (client side: the server never reads RUNDIR), then
-#   runs               insert (run id = first 16 hex digits of SHA-256 of run.json)
+#   runs               insert (run id = first 16 hex digits of the SHA-256 of run.json's
+#                      contents: the same run has the same id from any path or copy)
 #   customer_segments  upsert by user_id
 #   recommendations    upsert by (user_id, rank); ranks a user no longer has are deleted
 #   segment_profiles   insert by (run_id, segment_id)
 # A row is only written when it changes and the run is not older than the row (updated_at), so
 # loading the same run twice changes nothing, a later run updates its users' rows, and loading
 # an older run after a newer one never overwrites newer rows. Any error rolls everything back.
+# No path text reaches psql: the files are linked into a private staging directory of plain
+# name first, so RUNDIR may hold quotes, backslashes or newlines.
 set -euo pipefail
 
 usage() { echo "usage: $0 RUNDIR  (connection: PGHOST, PGPORT, PGDATABASE, PGUSER, ...)" >&2; exit 2; }
@@ -42,9 +45,24 @@ profile_header=$(head -n1 "$run/segment_profiles.csv" | tr -d '\r')
 [[ "$profile_header" == segment_id,name,users,share,revenue,revenue_share* ]] ||
   die "$run/segment_profiles.csv: unexpected header '$profile_header'"
 
-run_id=$(sha256sum "$run/run.json" | cut -c1-16)
+# From the contents on stdin: `sha256sum FILE` escapes a name holding a backslash or newline
+# and prefixes the hash with '\'.
+run_id=$(sha256sum < "$run/run.json" | cut -c1-16)
+[[ "$run_id" =~ ^[0-9a-f]{16}$ ]] || die "cannot hash $run/run.json"
 sql_quote() { printf "'%s'" "${1//\'/\'\'}"; }
 abs() { printf '%s/%s' "$(cd "$(dirname "$1")" && pwd)" "$(basename "$1")"; }
+# psql reads file names in its meta-commands (\i, \copy, backquotes) with its own escapes and
+# ends them at a newline: it only ever sees the staging directory's plain names.
+tmp_base="${TMPDIR:-/tmp}"
+[[ "$tmp_base" =~ ^[A-Za-z0-9_./-]+$ ]] || tmp_base=/tmp
+stage=$(mktemp -d "$tmp_base/ecom-load.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+case "$run" in /*) from="$run" ;; *) from="$PWD/$run" ;; esac  # no $(...): it strips newlines
+for f in run.json customer_segments.csv segment_profiles.csv recommendations.csv; do
+  if [[ -f "$from/$f" ]]; then ln -s "$from/$f" "$stage/$f"; fi
+done
+case "$schema" in /*) ln -s "$schema" "$stage/schema.sql" ;; *) ln -s "$PWD/$schema" "$stage/schema.sql" ;; esac
+run="$stage" schema="$stage/schema.sql"
 # Staging columns of segment_profiles: every CSV column as text (names checked above to be
 # identifiers: letters, digits, underscores).
 profile_cols=""

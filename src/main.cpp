@@ -63,15 +63,19 @@ int main(int argc, char** argv) {
   ecom::add_retention_commands(app, action);
   // --- end of subcommands ---
 
+  // A parse error is one line on stderr and exit 2 on every rank (README, "Exit codes"); --help
+  // and --version exit 0 with CLI11's text.
+  std::string message;
+  bool asked = false;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    // Every rank parsed the same arguments: print once, exit the same way everywhere.
-    // --help and --version exit 0 with CLI11's text; a parse error is one line on stderr.
-    const bool asked = e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success);
-    if (rank == 0) {
-      if (asked) return app.exit(e);
-      std::string message = e.what(), help = "ecom";
+    asked = e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success);
+    if (asked) {
+      if (rank == 0) app.exit(e);
+    } else {
+      std::string help = "ecom";
+      message = e.what();
       for (auto& c : message)
         if (c == '\n' || c == '\r') c = ' ';
       for (const auto* sub : app.get_subcommands()) help += " " + sub->get_name();
@@ -79,10 +83,17 @@ int main(int argc, char** argv) {
       if (app.get_subcommands().empty() && !left.empty())  // CLI11 says "subcommand is required"
         message = (left[0].rfind('-', 0) == 0 ? "unknown option '" : "unknown subcommand '") +
                   left[0] + "'";
-      std::fprintf(stderr, "ecom: %s (run '%s --help')\n", message.c_str(), help.c_str());
+      message = "ecom: " + message + " (run '" + help + " --help')\n";
     }
-    return asked ? 0 : static_cast<int>(ecom::ExitCode::usage);
   }
+  // Every rank parsed the same arguments, but a range may depend on the node (the shuffle
+  // buffer's share of its memory): the ranks agree, and the lowest failing rank prints.
+  const int first_bad = comm.allreduce_min(message.empty() ? comm.size() : rank);
+  if (first_bad < comm.size()) {
+    if (rank == first_bad) std::fputs(message.c_str(), stderr);
+    return static_cast<int>(ecom::ExitCode::usage);
+  }
+  if (asked) return 0;
   ecom::par::set_output_mode(ecom::par::parse_mode(output_mode));
   // Test hook (tests/e2e/test_config.sh): print the effective configuration and stop.
   if (std::getenv("ECOM_TEST_PRINT_CONFIG") != nullptr) {

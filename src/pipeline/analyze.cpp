@@ -1,7 +1,6 @@
 // `ecom analyze`: the analysis stages and their outputs (ARCHITECTURE.md §5).
 #include "ecom/pipeline/analyze.hpp"
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -103,173 +102,6 @@ void check_stop(Context& ctx, const std::string& step) {
 
 }  // namespace
 
-void add_model_options(CLI::App& app, ModelOptions& m) {
-  const std::string g = "Model (analyze, run)";
-  app.add_option("--seed", m.seed, "Seed of every random decision (counter-based)")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--night-start-hour", m.features.night_start_hour,
-                 "Night starts at this hour (UTC + offset)")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--night-end-hour", m.features.night_end_hour, "Night ends at this hour")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--utc-offset-minutes", m.features.utc_offset_minutes,
-                 "Local time offset for night and weekend shares")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--log1p", m.log1p, "Features transformed by log1p before standardising")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--pca-variance", m.pca_variance,
-                 "PCA keeps components up to this share of variance")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--pca-components", m.pca_components,
-                 "If > 0, PCA keeps exactly this many components")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--k", m.k, "Number of segments; 0 = chosen by the k rule over [k-min, k-max]")
-      ->capture_default_str()
-      ->group(g);
-  auto& s = m.selection;
-  app.add_option("--k-min", s.k_min, "Smallest k tried")->capture_default_str()->group(g);
-  app.add_option("--k-max", s.k_max, "Largest k tried")->capture_default_str()->group(g);
-  app.add_option("--k-rule", s.rule.method, "Rule that picks k (see docs/SEGMENTS.md)")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--min-stability", s.rule.min_stability,
-                 "Bootstrap ARI a k needs to count as stable")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--silhouette-tolerance", s.rule.silhouette_tolerance,
-                 "Slack on the silhouette for the gap statistic's k")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--silhouette-sample", s.silhouette_sample,
-                 "Expected users in the exact-silhouette sample")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--gap-references", s.gap_references,
-                 "Reference data sets of the gap statistic (B)")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--stability-resamples", s.stability_resamples,
-                 "Bootstrap subsamples for stability")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--stability-fraction", s.stability_fraction, "Share of users in each subsample")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--kmeans-max-iter", s.kmeans.max_iter, "Lloyd iterations at most")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--kmeans-tol", s.kmeans.tol, "Stop when no centroid moves more than this")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--kmeans-init-rounds", s.kmeans.init_rounds, "k-means|| rounds")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--kmeans-oversampling", s.kmeans.oversampling,
-                 "k-means|| candidates per round, times k")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--kmeans-n-init", s.kmeans.n_init, "Initialisations; the lowest inertia is kept")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--segment-rule", m.naming_rules,
-                 "Ordered naming rules 'name: quantity op value [and ...]' (empty: the defaults)")
-      ->group(g);
-  app.add_flag("--recommend,!--no-recommend", m.recommend, "Train ALS and write recommendations")
-      ->default_str(m.recommend ? "true" : "false")  // CLI11 captures no default of a flag
-      ->group(g);
-  auto& r = m.recommender;
-  app.add_option("--weight-view", r.weights.view, "Interaction weight of a view")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--weight-cart", r.weights.cart, "Interaction weight of a cart")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--weight-remove", r.weights.remove_from_cart,
-                 "Interaction weight of a remove_from_cart")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--weight-purchase", r.weights.purchase, "Interaction weight of a purchase")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--weight-cap", r.weights.cap, "Cap on the summed weights of a (user, product)")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--als-factors", r.als.factors, "ALS latent factors")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--als-regularization", r.als.regularization, "ALS lambda")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--als-alpha", r.als.alpha, "Confidence c = 1 + alpha * r")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--als-iterations", r.als.iterations, "ALS sweeps")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--als-cg-steps", r.als.cg_steps, "Conjugate-gradient steps per solve")
-      ->capture_default_str()
-      ->group(g);
-  app.add_flag("--als-cholesky", r.als.cholesky, "Exact Cholesky solves instead of CG")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option_function<std::string>(
-         "--als-precision",
-         [&r](const std::string& v) { r.als.precision = ml::parse_factor_precision(v); },
-         "Factor precision: double (default, reproducible) or float")
-      ->default_str("double")
-      ->group(g);
-  app.add_option("--holdout-fraction", r.holdout.test_fraction,
-                 "Keyed share of interactions held out")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--holdout-days", r.holdout.test_days, "If > 0, hold out the last days instead")
-      ->capture_default_str()
-      ->group(g);
-  app.add_flag("--evaluate,!--no-evaluate", r.evaluate,
-               "Evaluate ALS and popularity on the holdout")
-      ->default_str(r.evaluate ? "true" : "false")
-      ->group(g);
-  app.add_flag("--als-refit,!--no-als-refit", r.refit_on_all,
-               "Recommend from ALS refitted on all pairs (default), not from the evaluated model")
-      ->default_str(r.refit_on_all ? "true" : "false")
-      ->group(g);
-  app.add_option("--auc-users", r.evaluation.auc_users,
-                 "AUC over a keyed sample of about this many evaluated users (0: all)")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--top-n", r.recommend.top_n, "Recommendations per user")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option_function<std::string>(
-         "--exclude", [&r](const std::string& v) { r.recommend.exclude = ml::parse_exclusion(v); },
-         "Products never recommended to a user: none, purchased (default) or interacted")
-      ->default_str("purchased")
-      ->group(g);
-  auto& pr = m.propensity;
-  app.add_option("--propensity-days", pr.label_days,
-                 "Propensity label period: a purchase in the last D days of the window")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--propensity-holdout", pr.holdout_fraction,
-                 "Keyed share of users held out for AUC and log-loss")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--propensity-l2", pr.l2,
-                 "L2 penalty of the propensity model (scikit-learn C = 1/l2)")
-      ->capture_default_str()
-      ->group(g);
-  app.add_option("--propensity-max-iter", pr.max_iter, "Newton iterations at most")
-      ->capture_default_str()
-      ->group(g);
-}
-
 void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   auto& comm = ctx.comm;
   const auto& log = ctx.log;
@@ -366,8 +198,11 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
         comm,
         "only " + std::to_string(n_users) + " users: fewer than k = " + std::to_string(sel.k_min),
         ExitCode::input);
-  sel.k_max =
-      static_cast<int>(std::min<std::uint64_t>(static_cast<std::uint64_t>(sel.k_max), n_users));
+  if (m.k == 0 && n_users < static_cast<std::uint64_t>(sel.k_max))
+    par::agree(comm,
+               "--k-max " + std::to_string(sel.k_max) + " is more than the " +
+                   std::to_string(n_users) + " users: lower --k-max (README, \"Option ranges\")",
+               ExitCode::usage);
   sel.progress = [&log](const std::string& line) { log.info(line); };
   ml::KSelection selection;
   {

@@ -146,7 +146,7 @@ std::string config_hash(const std::string& config_text) {
   static const char* const ignored[] = {
       "log-level=",  "log-all-ranks=", "no-progress=",
       "run.resume=", "run.run-time=",  "run.checkpoint-als-every=",
-      "run.out="};
+      "run.out=",    "run.force="};
   std::string kept;
   std::istringstream is(config_text);
   for (std::string line; std::getline(is, line);) {

@@ -39,6 +39,7 @@
 #include "ecom/par/vshard.hpp"
 #include "ecom/pipeline/analyze.hpp"
 #include "ecom/pipeline/commands.hpp"
+#include "ecom/pipeline/options.hpp"
 #include "ecom/privacy/pseudonym.hpp"
 
 namespace ecom::pipeline {
@@ -981,29 +982,8 @@ void add_ingest_command(CLI::App& app, Action& action) {
       "Raw REES46 CSV / CSV.GZ -> validated, pseudonymised, sorted events in the event store "
       "(one new partition; files already ingested are skipped). Rejected rows go to the "
       "quarantine CSV (raw-zone data: it holds raw user ids)");
-  sub->add_option("--input", opts->inputs, "Input files or glob patterns (.csv or .csv.gz)")
-      ->required()
-      ->expected(1, -1);
-  sub->add_option("--store", opts->store, "Event store (HDF5), created or appended to")->required();
-  sub->add_option("--key-file", opts->key_file, "Secret pseudonymisation key file (mode 0600)")
-      ->required();
-  sub->add_option("--quarantine", opts->quarantine,
-                  "Quarantine CSV of rejected rows (default: the store path with .h5 replaced by "
-                  ".quarantine.csv)");
-  sub->add_option("--vshards", opts->vshards,
-                  "Virtual shards of a new store (0: the store's own, or 4096)")
-      ->capture_default_str();
-  sub->add_option("--shuffle-buffer-mb", opts->shuffle_buffer_mb,
-                  "Per-rank memory for the shuffle's buffers (MiB)")
-      ->capture_default_str();
-  sub->add_option("--read-chunk-kb", opts->read_chunk_kb, "Read / inflate chunk (KiB)")
-      ->capture_default_str();
-  sub->add_flag("--truncate-to-minute", opts->truncate_to_minute,
-                "Truncate event times to the minute (privacy; after exact duplicates are removed)");
-  sub->add_option("--window-start", opts->window_start,
-                  "Reject events before this UTC time (YYYY-MM-DD[ HH:MM:SS]) as out_of_window");
-  sub->add_option("--window-end", opts->window_end,
-                  "Reject events at or after this UTC time as out_of_window");
+  pipeline::add_input_options(sub, opts->inputs, opts->key_file);
+  pipeline::add_ingest_options(sub, *opts, true, "Event store (HDF5), created or appended to");
   sub->callback([opts, &action] {
     action = [opts](Context& ctx) { return pipeline::run_ingest_command(ctx, *opts); };
   });

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "ecom/core/cli.hpp"
 #include "ecom/core/context.hpp"
 #include "ecom/core/error.hpp"
 #include "ecom/io/csv.hpp"
@@ -127,12 +128,20 @@ std::string read_text(const std::string& path) {
 
 // Rank 0: keeps the quarantine's header and the records for which `drop` is false; rewrites the
 // file (temporary name, then rename) unless dry_run or nothing goes. Returns rows dropped, or an
-// error in `error`. Collective result: broadcast by the caller.
+// error in `error`; a file that cannot be read is skipped with a line in `warning`. Collective
+// result: broadcast by the caller.
 template <class Drop>
 std::uint64_t filter_quarantine(const std::string& path, bool dry_run, Drop&& drop,
-                                std::string& error) {
+                                std::string& error, std::string& warning) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) return 0;
+  std::ifstream probe(path, std::ios::binary);
+  if (!probe || fs::is_directory(path, ec)) {
+    warning = "cannot read the quarantine " + path + " (" +
+              (fs::exists(path, ec) ? "not a readable file" : "no such file") +
+              "): its raw rows, if any, are not handled";
+    return 0;
+  }
+  probe.close();
   const std::string text = read_text(path);
   const auto records = csv_records(text);
   if (records.empty()) return 0;
@@ -181,6 +190,179 @@ std::vector<std::string> split_lines(const std::string& s) {
 
 // ---- purge ------------------------------------------------------------------------------------
 
+namespace {
+
+struct PurgeRun {  // what every part of a purge shares
+  const PurgeOptions& opts;
+  std::int64_t now;
+  std::string tag, would;
+};
+
+std::string age_days(std::int64_t t, std::int64_t now) {
+  return std::to_string((now - t) / 86400) + " days old";
+}
+
+// Store partitions past processed_days, and quarantine rows by their file's ingest time.
+void purge_store(Context& ctx, const PurgeRun& pr, RetentionReport& report) {
+  auto& comm = ctx.comm;
+  const auto& log = ctx.log;
+  const auto& opts = pr.opts;
+  const auto store = io::EventStore::open(comm, opts.store);
+  std::vector<bool> keep(static_cast<std::size_t>(store.partitions()), true);
+  std::uint64_t dropped_events = 0;
+  for (int p = 0; p < store.partitions(); ++p) {
+    const auto s = store.partition_summary(comm, p);
+    if (!expired(s.events ? s.last_time : 0, pr.now, opts.processed_days)) continue;
+    keep[static_cast<std::size_t>(p)] = false;
+    report.partitions_dropped.push_back(p);
+    dropped_events += s.events;
+    std::string files;
+    for (const auto& f : store.manifest())
+      if (f.partition == p) files += (files.empty() ? "" : ", ") + f.name;
+    log.info(pr.tag, pr.would, "drop partition ", p, ": ", s.events, " events, newest ",
+             s.events ? io::format_time(s.last_time) : std::string("none"), " UTC (",
+             s.events ? age_days(s.last_time, pr.now) : std::string("empty"), ", processed-days ",
+             opts.processed_days, "); files: ", files);
+  }
+  report.events_removed = dropped_events;
+
+  // Quarantine rows: by the ingest time of their file, or with their file's partition.
+  const std::string qpath =
+      opts.quarantine.empty() ? io::default_quarantine_path(opts.store) : opts.quarantine;
+  std::string error, warning;
+  std::uint64_t qdropped = 0, unknown = 0;
+  if (comm.rank() == 0) {
+    std::map<std::string, bool> file_goes;  // name -> every manifest entry of it goes
+    for (const auto& f : store.manifest()) {
+      const std::int64_t t = parse_iso_utc(f.ingest_time);
+      const bool goes = !keep[static_cast<std::size_t>(f.partition)] ||
+                        (t >= 0 && expired(t, pr.now, opts.raw_days));
+      auto [it, fresh] = file_goes.emplace(f.name, goes);
+      if (!fresh) it->second = it->second && goes;
+    }
+    qdropped = filter_quarantine(
+        qpath, opts.dry_run,
+        [&](const std::vector<std::string>& fields) {
+          const auto it = file_goes.find(fields[0]);
+          if (it == file_goes.end()) {
+            ++unknown;
+            return false;
+          }
+          return it->second;
+        },
+        error, warning);
+    if (!warning.empty()) log.warn(pr.tag, warning);
+  }
+  par::agree(comm, error, ExitCode::input);
+  comm.bcast(qdropped, 0);
+  comm.bcast(unknown, 0);
+  report.quarantine_rows_removed = qdropped;
+  if (qdropped > 0)
+    log.info(pr.tag, pr.would, "remove ", qdropped, " quarantine rows (raw zone) from ", qpath);
+  if (unknown > 0)
+    log.warn(pr.tag, unknown, " quarantine rows name a file missing from the manifest: kept");
+
+  if (!report.partitions_dropped.empty() && !opts.dry_run) {
+    io::AuditRecord record;
+    record.action = "purge";
+    record.time = iso_of(pr.now);
+    record.partitions_removed = report.partitions_dropped.size();
+    record.note = "raw_days=" + std::to_string(opts.raw_days) +
+                  " processed_days=" + std::to_string(opts.processed_days) +
+                  " quarantine_rows_removed=" + std::to_string(qdropped);
+    record.events_removed = dropped_events;
+    const std::uint64_t removed = io::EventStore::rewrite(comm, opts.store, keep, {}, record);
+    if (removed != dropped_events) {
+      Error e("purge: removed " + std::to_string(removed) + " events but counted " +
+              std::to_string(dropped_events));
+      e.set_collective(true);
+      throw e;
+    }
+    log.info(pr.tag, "rewrote ", opts.store, " without ", removed,
+             " events; its /profile was dropped (run `ecom profile` again)");
+  }
+}
+
+// Rank 0: the directories (`dirs`) or regular files in `dir`, sorted. Symbolic links are never
+// followed: each is reported and left alone with its target.
+std::vector<fs::path> entries(const Logger& log, const PurgeRun& pr, const fs::path& dir,
+                              bool dirs) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.is_symlink(ec))
+      log.warn(pr.tag, "skip ", entry.path().string(),
+               ": a symbolic link (not followed; it and its target are left alone)");
+    else if (dirs ? entry.is_directory(ec) : entry.is_regular_file(ec))
+      out.push_back(entry.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Rank 0: one run directory (run time t): removed past processed_days, its raw-zone files past
+// raw_days. Symbolic links are reported and left alone with their targets.
+void purge_run_directory(const Logger& log, const PurgeRun& pr, const fs::path& dir,
+                         const std::string& run_time, std::int64_t t, std::string& removed,
+                         std::string& raw, std::string& error) {
+  std::error_code ec;
+  const auto& opts = pr.opts;
+  if (expired(t, pr.now, opts.processed_days)) {
+    log.info(pr.tag, pr.would, "remove run directory ", dir.string(), ": run time ", run_time, " (",
+             age_days(t, pr.now), ") is past processed-days ", opts.processed_days);
+    if (!opts.dry_run) fs::remove_all(dir, ec);
+    if (ec) error = "cannot remove " + dir.string() + ": " + ec.message();
+    removed += dir.string() + "\n";
+  } else if (expired(t, pr.now, opts.raw_days)) {
+    std::vector<fs::path> qfiles;
+    for (const auto& q : entries(log, pr, dir, false)) {
+      const std::string name = q.filename().string();
+      if (name.size() > 15 && name.ends_with(".quarantine.csv")) qfiles.push_back(q);
+    }
+    for (const auto& q : qfiles) {
+      log.info(pr.tag, pr.would, "remove raw-zone file ", q.string(), ": run time ", run_time, " (",
+               age_days(t, pr.now), ") is past raw-days ", opts.raw_days);
+      if (!opts.dry_run) fs::remove(q, ec);
+      raw += q.string() + "\n";
+    }
+  }
+}
+
+// The run directories under --runs, each dated by its run.json run_time.
+void purge_runs(Context& ctx, const PurgeRun& pr, RetentionReport& report) {
+  auto& comm = ctx.comm;
+  const auto& log = ctx.log;
+  const auto& opts = pr.opts;
+  std::string error, removed, raw;
+  if (comm.rank() == 0) {
+    std::error_code ec;
+    if (!fs::is_directory(opts.runs, ec)) error = "--runs " + opts.runs + " is not a directory";
+    const std::vector<fs::path> dirs = entries(log, pr, opts.runs, true);
+    for (const auto& dir : dirs) {
+      const fs::path run_json = dir / "run.json";
+      if (!fs::exists(run_json, ec)) {
+        log.info(pr.tag, "skip ", dir.string(), ": no run.json (not a finished run)");
+        continue;
+      }
+      const std::string run_time = json_string_member(read_text(run_json.string()), "run_time");
+      const std::int64_t t = parse_iso_utc(run_time);
+      if (t < 0) {
+        log.warn(pr.tag, "skip ", dir.string(), ": run.json has no valid run_time");
+        continue;
+      }
+      purge_run_directory(log, pr, dir, run_time, t, removed, raw, error);
+      if (!error.empty()) break;
+    }
+  }
+  par::agree(comm, error, ExitCode::input);
+  comm.bcast(removed, 0);
+  comm.bcast(raw, 0);
+  report.runs_removed = split_lines(removed);
+  report.raw_files_removed = split_lines(raw);
+}
+
+}  // namespace
+
 RetentionReport run_purge(Context& ctx, const PurgeOptions& opts) {
   auto& comm = ctx.comm;
   const auto& log = ctx.log;
@@ -192,143 +374,14 @@ RetentionReport run_purge(Context& ctx, const PurgeOptions& opts) {
       error = "purge needs --store or --runs (or both)";
     par::agree(comm, error, ExitCode::usage);
   }
-  const std::int64_t now = resolve_now(comm, opts.now);
-  const std::string would = opts.dry_run ? "would " : "";
-  const std::string tag = opts.dry_run ? "purge (dry run): " : "purge: ";
-  log.info(tag, "now ", iso_of(now), "; processed data kept ", opts.processed_days,
+  const PurgeRun pr{opts, resolve_now(comm, opts.now),
+                    opts.dry_run ? "purge (dry run): " : "purge: ", opts.dry_run ? "would " : ""};
+  log.info(pr.tag, "now ", iso_of(pr.now), "; processed data kept ", opts.processed_days,
            " days, raw-zone data ", opts.raw_days, " days");
   RetentionReport report;
-
-  if (!opts.store.empty()) {
-    const auto store = io::EventStore::open(comm, opts.store);
-    std::vector<bool> keep(static_cast<std::size_t>(store.partitions()), true);
-    std::uint64_t dropped_events = 0;
-    for (int p = 0; p < store.partitions(); ++p) {
-      const auto s = store.partition_summary(comm, p);
-      if (!expired(s.events ? s.last_time : 0, now, opts.processed_days)) continue;
-      keep[static_cast<std::size_t>(p)] = false;
-      report.partitions_dropped.push_back(p);
-      dropped_events += s.events;
-      std::string files;
-      for (const auto& f : store.manifest())
-        if (f.partition == p) files += (files.empty() ? "" : ", ") + f.name;
-      log.info(tag, would, "drop partition ", p, ": ", s.events, " events, newest ",
-               s.events ? io::format_time(s.last_time) : std::string("none"),
-               " UTC; files: ", files);
-    }
-    report.events_removed = dropped_events;
-
-    // Quarantine rows: by the ingest time of their file, or with their file's partition.
-    const std::string qpath =
-        opts.quarantine.empty() ? io::default_quarantine_path(opts.store) : opts.quarantine;
-    std::string error;
-    std::uint64_t qdropped = 0, unknown = 0;
-    if (comm.rank() == 0) {
-      std::map<std::string, bool> file_goes;  // name -> every manifest entry of it goes
-      for (const auto& f : store.manifest()) {
-        const std::int64_t t = parse_iso_utc(f.ingest_time);
-        const bool goes = !keep[static_cast<std::size_t>(f.partition)] ||
-                          (t >= 0 && expired(t, now, opts.raw_days));
-        auto [it, fresh] = file_goes.emplace(f.name, goes);
-        if (!fresh) it->second = it->second && goes;
-      }
-      qdropped = filter_quarantine(
-          qpath, opts.dry_run,
-          [&](const std::vector<std::string>& fields) {
-            const auto it = file_goes.find(fields[0]);
-            if (it == file_goes.end()) {
-              ++unknown;
-              return false;
-            }
-            return it->second;
-          },
-          error);
-    }
-    par::agree(comm, error, ExitCode::input);
-    comm.bcast(qdropped, 0);
-    comm.bcast(unknown, 0);
-    report.quarantine_rows_removed = qdropped;
-    if (qdropped > 0)
-      log.info(tag, would, "remove ", qdropped, " quarantine rows (raw zone) from ", qpath);
-    if (unknown > 0)
-      log.warn(tag, unknown, " quarantine rows name a file missing from the manifest: kept");
-
-    if (!report.partitions_dropped.empty() && !opts.dry_run) {
-      io::AuditRecord record;
-      record.action = "purge";
-      record.time = iso_of(now);
-      record.partitions_removed = report.partitions_dropped.size();
-      record.note = "raw_days=" + std::to_string(opts.raw_days) +
-                    " processed_days=" + std::to_string(opts.processed_days) +
-                    " quarantine_rows_removed=" + std::to_string(qdropped);
-      record.events_removed = dropped_events;
-      const std::uint64_t removed = io::EventStore::rewrite(comm, opts.store, keep, {}, record);
-      if (removed != dropped_events) {
-        Error e("purge: removed " + std::to_string(removed) + " events but counted " +
-                std::to_string(dropped_events));
-        e.set_collective(true);
-        throw e;
-      }
-      log.info(tag, "rewrote ", opts.store, " without ", removed,
-               " events; its /profile was dropped "
-               "(run `ecom profile` again)");
-    }
-  }
-
-  if (!opts.runs.empty()) {
-    std::string error, removed, raw;
-    if (comm.rank() == 0) {
-      std::error_code ec;
-      std::vector<fs::path> dirs;
-      if (!fs::is_directory(opts.runs, ec))
-        error = "--runs " + opts.runs + " is not a directory";
-      else
-        for (const auto& entry : fs::directory_iterator(opts.runs, ec))
-          if (entry.is_directory()) dirs.push_back(entry.path());
-      std::sort(dirs.begin(), dirs.end());
-      for (const auto& dir : dirs) {
-        const fs::path run_json = dir / "run.json";
-        if (!fs::exists(run_json, ec)) {
-          log.info(tag, "skip ", dir.string(), ": no run.json (not a finished run)");
-          continue;
-        }
-        const std::string run_time = json_string_member(read_text(run_json.string()), "run_time");
-        const std::int64_t t = parse_iso_utc(run_time);
-        if (t < 0) {
-          log.warn(tag, "skip ", dir.string(), ": run.json has no valid run_time");
-          continue;
-        }
-        if (expired(t, now, opts.processed_days)) {
-          log.info(tag, would, "remove run directory ", dir.string(), " (run time ", run_time, ")");
-          if (!opts.dry_run) fs::remove_all(dir, ec);
-          if (ec) {
-            error = "cannot remove " + dir.string() + ": " + ec.message();
-            break;
-          }
-          removed += dir.string() + "\n";
-        } else if (expired(t, now, opts.raw_days)) {
-          std::vector<fs::path> qfiles;
-          for (const auto& entry : fs::directory_iterator(dir, ec)) {
-            const std::string name = entry.path().filename().string();
-            if (entry.is_regular_file() && name.size() > 15 && name.ends_with(".quarantine.csv"))
-              qfiles.push_back(entry.path());
-          }
-          std::sort(qfiles.begin(), qfiles.end());
-          for (const auto& q : qfiles) {
-            log.info(tag, would, "remove raw-zone file ", q.string(), " (run time ", run_time, ")");
-            if (!opts.dry_run) fs::remove(q, ec);
-            raw += q.string() + "\n";
-          }
-        }
-      }
-    }
-    par::agree(comm, error, ExitCode::input);
-    comm.bcast(removed, 0);
-    comm.bcast(raw, 0);
-    report.runs_removed = split_lines(removed);
-    report.raw_files_removed = split_lines(raw);
-  }
-  log.info(tag, report.partitions_dropped.size(), " partitions (", report.events_removed,
+  if (!opts.store.empty()) purge_store(ctx, pr, report);
+  if (!opts.runs.empty()) purge_runs(ctx, pr, report);
+  log.info(pr.tag, report.partitions_dropped.size(), " partitions (", report.events_removed,
            " events), ", report.quarantine_rows_removed, " quarantine rows, ",
            report.runs_removed.size(), " run directories, ", report.raw_files_removed.size(),
            " raw-zone files ", opts.dry_run ? "would go" : "removed");
@@ -384,6 +437,7 @@ RetentionReport run_forget(Context& ctx, const ForgetOptions& opts) {
   const std::string qpath =
       opts.quarantine.empty() ? io::default_quarantine_path(opts.store) : opts.quarantine;
   std::uint64_t qdropped = 0;
+  std::string warning;
   if (comm.rank() == 0) {
     const std::set<std::string> raw(user_ids.begin(), user_ids.end());
     qdropped = filter_quarantine(
@@ -396,7 +450,8 @@ RetentionReport run_forget(Context& ctx, const ForgetOptions& opts) {
           }
           return false;
         },
-        error);
+        error, warning);
+    if (!warning.empty()) log.warn(tag, warning);
   }
   par::agree(comm, error, ExitCode::input);
   comm.bcast(qdropped, 0);
@@ -451,12 +506,15 @@ void add_retention_commands(CLI::App& app, Action& action) {
                     "The store's quarantine CSV (default: STORE.quarantine.csv)");
   purge->add_option("--runs", po->runs,
                     "Directory of run directories (each by its run.json run_time)");
-  purge->add_option("--raw-days", po->raw_days, "Days raw-zone data (quarantine rows) are kept")
-      ->capture_default_str();
-  purge
-      ->add_option("--processed-days", po->processed_days,
-                   "Days processed data (store partitions, runs) are kept")
-      ->capture_default_str();
+  ranged(
+      purge->add_option("--raw-days", po->raw_days, "Days raw-zone data (quarantine rows) are kept")
+          ->capture_default_str(),
+      0, 36500);
+  ranged(purge
+             ->add_option("--processed-days", po->processed_days,
+                          "Days processed data (store partitions, runs) are kept")
+             ->capture_default_str(),
+         0, 36500);
   purge->add_flag("--dry-run", po->dry_run, "Log what would go; change nothing");
   purge->add_option("--now", po->now, "Reference time, YYYY-MM-DDTHH:MM:SSZ (default: the clock)");
   purge->callback([po, &action] {

@@ -12,19 +12,16 @@
 #include "ecom/pipeline/checkpoint.hpp"
 #include "ecom/pipeline/commands.hpp"
 #include "ecom/pipeline/ingest.hpp"
+#include "ecom/pipeline/options.hpp"
 #include "ecom/pipeline/profile.hpp"
 
 namespace ecom::pipeline {
 
 struct RunOptions {
-  std::vector<std::string> inputs;
+  IngestOptions ingest;  // every option of `ecom ingest`; store "" = RUNDIR/events.h5
   std::string out;
-  std::string key_file;
   std::string run_time;
-  bool resume = false;
-  std::size_t shuffle_buffer_mb = 256;
-  bool truncate_to_minute = false;
-  int checkpoint_als_every = 5;
+  CheckpointOptions checkpoint;  // --resume, --force, --checkpoint-als-every
 };
 
 namespace {
@@ -36,6 +33,46 @@ void stop_if_requested(par::Comm& comm, const std::string& step) {
     throw e;
   }
 }
+// What an earlier `ecom run` leaves in its run directory.
+constexpr const char* kRunOutputs[] = {"events.h5",
+                                       "events.h5.tmp",
+                                       "events.quarantine.csv",
+                                       "profile",
+                                       "checkpoint.json",
+                                       "checkpoint",
+                                       "ecom.h5",
+                                       "ecom.h5.tmp",
+                                       "run.json",
+                                       "customer_segments.csv",
+                                       "segment_profiles.csv",
+                                       "k_selection.csv",
+                                       "recommendations.csv"};
+
+// Rank 0: "" when a run may use `dir`; else the one-line reason. A directory holding outputs of
+// an earlier run is refused unless `resume` (continue it) or `force` (those outputs are deleted
+// first, other files are left alone).
+std::string check_run_directory(const std::string& dir, bool resume, bool force) {
+  namespace fs = std::filesystem;
+  if (resume) return "";
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const char* name : kRunOutputs)
+    if (fs::exists(fs::symlink_status(fs::path(dir) / name, ec))) found.push_back(name);
+  if (found.empty()) return "";
+  if (!force) {
+    std::string list;
+    for (std::size_t i = 0; i < found.size() && i < 3; ++i) list += (i ? ", " : "") + found[i];
+    if (found.size() > 3) list += ", ...";
+    return "run directory " + dir + " holds outputs of an earlier run (" + list +
+           "): continue it with --resume, delete them with --force, or use another --out";
+  }
+  for (const auto& name : found) {
+    fs::remove_all(fs::path(dir) / name, ec);
+    if (ec) return "--force: cannot delete " + dir + "/" + name + ": " + ec.message();
+  }
+  return "";
+}
+
 }  // namespace
 
 int run_run(Context& ctx, const RunOptions& ro, const ModelOptions& model) {
@@ -47,26 +84,22 @@ int run_run(Context& ctx, const RunOptions& ro, const ModelOptions& model) {
       std::filesystem::create_directories(ro.out, ec);
       if (ec)
         error = "cannot create run directory " + ro.out + ": " + ec.message();
-      else if (!ro.resume && std::filesystem::exists(ro.out + "/ecom.h5"))
-        error = "run directory " + ro.out +
-                " already holds a finished run (use another --out, or --resume)";
+      else
+        error = check_run_directory(ro.out, ro.checkpoint.resume, ro.checkpoint.force);
     }
     par::agree(comm, error, ExitCode::usage);
   }
-  Checkpoint checkpoint(ctx, ro.out, ro.resume, ro.run_time, ro.checkpoint_als_every);
+  Checkpoint checkpoint(ctx, ro.out, ro.checkpoint.resume, ro.run_time,
+                        ro.checkpoint.checkpoint_als_every);
   if (checkpoint.done("analyze")) {
     ctx.log.info("resume: ", ro.out, " holds a finished run; nothing to do");
     return 0;
   }
-  const std::string store = ro.out + "/events.h5";
+  const std::string store = ro.ingest.store.empty() ? ro.out + "/events.h5" : ro.ingest.store;
   if (!checkpoint.done("ingest")) {
     comm.set_stage("ingest");
-    IngestOptions io;
-    io.inputs = ro.inputs;
+    IngestOptions io = ro.ingest;
     io.store = store;
-    io.key_file = ro.key_file;
-    io.shuffle_buffer_mb = ro.shuffle_buffer_mb;
-    io.truncate_to_minute = ro.truncate_to_minute;
     run_ingest(ctx, io);
     checkpoint.complete("ingest");
   }
@@ -107,11 +140,11 @@ void add_analysis_commands(CLI::App& app, Action& action) {
       "Event store -> features, PCA, segments (k-means), recommendations (ALS) -> run "
       "directory (ecom.h5 and warehouse CSVs)");
   analyze->add_option("--store", aopts->store, "Event store written by `ecom ingest`")->required();
-  analyze->add_option("--out", aopts->out, "Run directory")->required();
-  analyze->add_option(
-      "--run-time", aopts->run_time,
+  pipeline::add_output_options(
+      analyze, aopts->out, aopts->run_time, "Run directory",
       "updated_at of the outputs, ISO 8601 UTC (YYYY-MM-DDTHH:MM:SSZ); default now");
   analyze->callback([aopts, model, &action] {
+    pipeline::check_model_options(*model);
     action = [aopts, model](Context& ctx) {
       aopts->model = *model;
       pipeline::run_analyze(ctx, *aopts);
@@ -124,25 +157,16 @@ void add_analysis_commands(CLI::App& app, Action& action) {
       "run",
       "The main job: ingest raw CSV/CSV.GZ into RUNDIR/events.h5, profile it into "
       "RUNDIR/profile/, analyze it into RUNDIR");
-  run->add_option("--input", ropts->inputs, "Input files or glob patterns (.csv, .csv.gz)")
-      ->required();
-  run->add_option("--out", ropts->out, "Run directory")->required();
-  run->add_option("--key-file", ropts->key_file, "Secret pseudonymisation key (mode 0600)")
-      ->required();
-  run->add_option("--run-time", ropts->run_time,
-                  "updated_at of the outputs (ISO 8601 UTC); default now");
-  run->add_flag(
-      "--resume", ropts->resume,
-      "Continue a stopped or killed run from its last completed step (RUNDIR/checkpoint.json)");
-  run->add_option(
-         "--checkpoint-als-every", ropts->checkpoint_als_every,
-         "Save the ALS factors every N sweeps (0: only at the end of a training or on a stop)")
-      ->capture_default_str();
-  run->add_option("--shuffle-buffer-mb", ropts->shuffle_buffer_mb, "Per-rank shuffle buffer")
-      ->capture_default_str();
-  run->add_flag("--truncate-to-minute", ropts->truncate_to_minute,
-                "Privacy: truncate event times to the minute");
+  pipeline::add_input_options(run, ropts->ingest.inputs, ropts->ingest.key_file);
+  pipeline::add_output_options(run, ropts->out, ropts->run_time, "Run directory",
+                               "updated_at of the outputs (ISO 8601 UTC); default now");
+  pipeline::add_ingest_options(run, ropts->ingest, false,
+                               "Event store (HDF5), created or appended to (default: "
+                               "RUNDIR/events.h5)");
+  pipeline::add_checkpoint_options(run, ropts->checkpoint);
   run->callback([ropts, model, &action] {
+    pipeline::check_model_options(*model);
+    pipeline::check_checkpoint_options(ropts->checkpoint);
     action = [ropts, model](Context& ctx) { return pipeline::run_run(ctx, *ropts, *model); };
   });
 }

@@ -13,6 +13,7 @@
 #include <optional>
 #include <sstream>
 
+#include "ecom/core/cli.hpp"
 #include "ecom/core/context.hpp"
 #include "ecom/core/error.hpp"
 #include "ecom/features/features.hpp"
@@ -32,6 +33,7 @@
 #include "ecom/pipeline/analyze.hpp"
 #include "ecom/pipeline/commands.hpp"
 #include "ecom/pipeline/ingest.hpp"
+#include "ecom/pipeline/options.hpp"
 #include "ecom/pipeline/warehouse_csv.hpp"
 #include "ecom/privacy/pseudonym.hpp"
 
@@ -340,22 +342,20 @@ void add_score_command(CLI::App& app, Action& action) {
   sub->add_option("--model", opts->model,
                   "Run directory of `ecom run` / `ecom analyze` (ecom.h5, events.h5)")
       ->required();
-  sub->add_option("--input", opts->inputs, "New events: files or glob patterns (.csv, .csv.gz)")
-      ->required();
-  sub->add_option("--out", opts->out, "Output directory")->required();
-  sub->add_option("--key-file", opts->key_file, "The run's secret pseudonymisation key (mode 0600)")
-      ->required();
-  sub->add_option("--run-time", opts->run_time,
-                  "updated_at of the outputs (ISO 8601 UTC); default now");
+  pipeline::add_input_options(sub, opts->inputs, opts->key_file,
+                              "The run's secret pseudonymisation key (mode 0600)");
+  pipeline::add_output_options(sub, opts->out, opts->run_time, "Output directory",
+                               "updated_at of the outputs (ISO 8601 UTC); default now");
   sub->add_flag("--history,!--no-history", opts->history,
                 "Add the users' events stored in RUNDIR/events.h5 (default)")
       ->default_str(opts->history ? "true" : "false");  // CLI11 captures no default of a flag
-  sub->add_option("--top-n", opts->top_n, "Recommendations per user; 0: as the run")
-      ->capture_default_str();
+  ranged(sub->add_option("--top-n", opts->top_n, "Recommendations per user; 0: as the run")
+             ->capture_default_str(),
+         0, pipeline::kMaxTopN);
   sub->add_option("--exclude", opts->exclude,
-                  "Products never recommended: none, purchased or interacted; empty: as the run");
-  sub->add_option("--shuffle-buffer-mb", opts->shuffle_buffer_mb, "Per-rank shuffle buffer")
-      ->capture_default_str();
+                  "Products never recommended: none, purchased or interacted; empty: as the run")
+      ->check(CLI::IsMember({"", "none", "purchased", "interacted"}));
+  pipeline::add_shuffle_buffer_option(sub, opts->shuffle_buffer_mb);
   sub->callback([opts, &action] {
     action = [opts](Context& ctx) {
       const auto t0 = std::chrono::steady_clock::now();

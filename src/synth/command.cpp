@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "ecom/core/cli.hpp"
 #include "ecom/core/context.hpp"
 #include "ecom/par/comm.hpp"
 #include "ecom/par/stats.hpp"
@@ -22,8 +23,10 @@ void add_synth_command(CLI::App& app, Action& action) {
   sub->add_option("--preset", opts->model.preset, "multi-category or cosmetics")
       ->check(CLI::IsMember({"multi-category", "cosmetics"}))
       ->capture_default_str();
-  sub->add_option("--events", opts->model.events, "Rows to generate over the whole window (about)")
-      ->capture_default_str();
+  ranged(sub->add_option("--events", opts->model.events,
+                         "Rows to generate over the whole window (about)")
+             ->capture_default_str(),
+         100, 1e12);
   sub->add_option("--months", opts->model.months,
                   "Consecutive months YYYY-MM, one file each (users persist across months)")
       ->delimiter(',')
@@ -32,19 +35,26 @@ void add_synth_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   sub->add_option("--out", opts->out, "Output directory")->capture_default_str();
   sub->add_flag("--gzip", opts->gzip, "Write .csv.gz (one gzip member per block of users)");
-  sub->add_option("--gzip-level", opts->gzip_level, "Deflate level 1..9")->capture_default_str();
-  sub->add_option(
-         "--dirty", opts->dirty,
-         "Share of malformed rows mixed in, one defect per row, counted in truth/dirty.csv")
-      ->capture_default_str();
-  sub->add_option("--future-days", opts->model.future_days,
-                  "Days after the window whose purchases go to truth/future_purchases.csv only")
-      ->capture_default_str();
-  sub->add_option("--taste-groups", opts->model.taste_groups, "Number of taste groups")
-      ->capture_default_str();
-  sub->add_option("--block-users", opts->block_users,
-                  "Users per block (unit of work and of gzip members; changes .gz bytes only)")
-      ->capture_default_str();
+  ranged(sub->add_option("--gzip-level", opts->gzip_level, "Deflate level")->capture_default_str(),
+         1, 9);
+  ranged(sub->add_option(
+                "--dirty", opts->dirty,
+                "Share of malformed rows mixed in, one defect per row, counted in truth/dirty.csv")
+             ->capture_default_str(),
+         0, 0.5);
+  ranged(sub->add_option("--future-days", opts->model.future_days,
+                         "Days after the window whose purchases go to truth/future_purchases.csv "
+                         "only")
+             ->capture_default_str(),
+         0, 366);
+  ranged(sub->add_option("--taste-groups", opts->model.taste_groups, "Number of taste groups")
+             ->capture_default_str(),
+         1, 1024);
+  ranged(sub->add_option("--block-users", opts->block_users,
+                         "Users per block (unit of work and of gzip members; changes .gz bytes "
+                         "only)")
+             ->capture_default_str(),
+         1, 1 << 24);
   sub->callback([opts, &action] {
     action = [opts](Context& ctx) {
       synth::run_synth(ctx, *opts);

@@ -19,6 +19,20 @@ $PY "$ECOM_SOURCE_DIR/tests/e2e/check_config.py" "$ECOM" "$WORK/wrong.toml" > "$
 grep -q '\[synth\]: gzip-level = 2 but the default is 1' "$WORK/out" || fail "wrong default not named: $(cat "$WORK/out")"
 ok "the check fails on a missing option and on a wrong default"
 
+# `ecom run` accepts every option of `ecom ingest`, with the same default (one declaration);
+# the shuffle buffer has one default everywhere.
+help_opts() {  # NAME DEFAULT per option of `ecom $1 --help` (DEFAULT "-" when none)
+  "$ECOM" "$1" --help | awk '/^  -/ { n = split($1, a, ","); d = "-";
+    if (match($2, /=[^ ]*$/)) d = substr($2, RSTART + 1); print a[n], d }' | sort
+}
+help_opts ingest > "$WORK/ingest.opts"; help_opts run > "$WORK/run.opts"; help_opts score > "$WORK/score.opts"
+[[ $(wc -l < "$WORK/ingest.opts") -ge 10 ]] || fail "few options parsed from ecom ingest --help: $(cat "$WORK/ingest.opts")"
+missing=$(comm -23 "$WORK/ingest.opts" "$WORK/run.opts")
+[[ -z "$missing" ]] || fail "options of ecom ingest missing from ecom run (or with another default): $missing"
+sb=$(grep -h '^--shuffle-buffer-mb ' "$WORK"/{ingest,run,score}.opts | sort -u)
+[[ $(printf '%s\n' "$sb" | wc -l) -eq 1 && "$sb" == "--shuffle-buffer-mb 64" ]] || fail "shuffle buffer defaults: $sb"
+ok "ecom run --help lists every option of ecom ingest --help ($(wc -l < "$WORK/ingest.opts") with --help), same defaults; shuffle buffer 64 MiB everywhere"
+
 # The effective configuration of every subcommand (ECOM_TEST_PRINT_CONFIG prints it and stops)
 # is the same text with and without the file; required options get placeholder values.
 make_key "$WORK/key"

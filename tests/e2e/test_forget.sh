@@ -102,3 +102,16 @@ cp "$WORK/store.h5" "$WORK/store.before"
 mpi 2 forget --store "$WORK/store.h5" --key-file "$key" --user-id "$raw_id" --no-progress --log-level warn
 cmp -s "$WORK/store.h5" "$WORK/store.before" || fail "a second forget changed the store"
 ok "a second forget finds nothing and changes nothing"
+
+# A path forget cannot read is named in a warning (the raw rows it may hold were not erased); a
+# missing --quarantine used to pass in silence.
+mpi 2 forget --store "$WORK/store.h5" --key-file "$key" --user-id "$raw_id" --quarantine "$WORK/nope.csv" \
+  --no-progress --log-level warn 2> "$WORK/missing.log" || fail "forget with a missing quarantine: exit $?"
+grep -q "cannot read the quarantine $WORK/nope.csv (no such file)" "$WORK/missing.log" ||
+  fail "no warning about the missing quarantine: $(cat "$WORK/missing.log")"
+mkdir "$WORK/qdir"
+mpi 2 forget --store "$WORK/store.h5" --key-file "$key" --user-id "$raw_id" --quarantine "$WORK/qdir" \
+  --no-progress --log-level warn 2> "$WORK/dir.log" || fail "forget with a directory as quarantine"
+grep -q "cannot read the quarantine $WORK/qdir (not a readable file)" "$WORK/dir.log" ||
+  fail "no warning about the unreadable quarantine: $(cat "$WORK/dir.log")"
+ok "forget warns about a quarantine it cannot read: $(grep -m1 -o 'cannot read.*' "$WORK/missing.log")"

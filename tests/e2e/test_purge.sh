@@ -21,7 +21,12 @@ cp -r "$WORK/runs/old" "$WORK/runs/recent"
 sed -i 's/"run_time": "2019-11-01T00:00:00Z"/"run_time": "2021-10-01T00:00:00Z"/' "$WORK/runs/recent/run.json"
 grep -q '"run_time": "2021-10-01T00:00:00Z"' "$WORK/runs/recent/run.json" || fail "run.json has no run_time"
 for r in old recent; do printf 'file,line,reason,row\n' > "$WORK/runs/$r/events.quarantine.csv"; done
-ok "store with 2 partitions, 2 run directories"
+# A symbolic link to an old run directory elsewhere: reported, never followed (the link and its
+# target stay); a link named like a quarantine file in a kept run: the same.
+cp -r "$WORK/runs/old" "$WORK/elsewhere"
+ln -s "$WORK/elsewhere" "$WORK/runs/linked"
+ln -s "$WORK/elsewhere/events.quarantine.csv" "$WORK/runs/recent/linked.quarantine.csv"
+ok "store with 2 partitions, 2 run directories and links"
 
 cat > "$WORK/store_facts.py" <<'PY'
 """store_facts.py WORK OUT.json: partitions, events and quarantine rows per file, with h5py and csv."""
@@ -65,7 +70,19 @@ grep -q "would remove run directory $WORK/runs/old" "$WORK/dry.log" || fail "dry
 ! grep -q "would drop partition 1" "$WORK/dry.log" || fail "dry run: November would go"
 ok "dry run: lists what would go, changes nothing"
 
-mpi 3 purge "${policy[@]}" --no-progress --log-level warn
+mpi 3 purge "${policy[@]}" --no-progress 2> "$WORK/purge.log"
+cat "$WORK/purge.log"
+grep -q "purge: remove run directory $WORK/runs/old: run time 2019-11-01T00:00:00Z (745 days old) is past processed-days 730" "$WORK/purge.log" ||
+  fail "the removed run directory is not logged with its reason and age"
+grep -q "purge: remove raw-zone file $WORK/runs/recent/events.quarantine.csv: run time 2021-10-01T00:00:00Z (45 days old) is past raw-days 30" "$WORK/purge.log" ||
+  fail "the removed raw-zone file is not logged with its reason and age"
+grep -q "skip $WORK/runs/linked: a symbolic link (not followed" "$WORK/purge.log" || fail "the linked run is not reported"
+grep -q "skip $WORK/runs/recent/linked.quarantine.csv: a symbolic link" "$WORK/purge.log" || fail "the linked file is not reported"
+[[ -L "$WORK/runs/linked" && -f "$WORK/elsewhere/run.json" && -f "$WORK/elsewhere/events.quarantine.csv" ]] ||
+  fail "a symbolic link or its target was removed"
+[[ -L "$WORK/runs/recent/linked.quarantine.csv" ]] || fail "the linked quarantine file was removed"
+grep -q "1 run directories, 1 raw-zone files removed" "$WORK/purge.log" || fail "the summary counts a link"
+ok "purge logs each removal (path, reason, age) and leaves symbolic links and their targets"
 $PY "$WORK/store_facts.py" "$WORK" "$WORK/after.json"
 $PY - "$WORK/before.json" "$WORK/after.json" "$WORK/data/events/2019-10.csv" "$WORK/data/events/2019-11.csv" <<'PY' || fail "store after purge"
 import datetime, json, sys

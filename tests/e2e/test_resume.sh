@@ -74,7 +74,7 @@ grep -q "holds a finished run; nothing to do" "$WORK/r.log" || fail "resume of a
 set +e
 err=$(run 2 "$WORK/ref" 2>&1); rc=$?
 set -e
-[[ $rc -eq 2 && "$err" == *"already holds a finished run"* ]] || fail "a fresh run into a finished directory: $rc $err"
+[[ $rc -eq 2 && "$err" == *"holds outputs of an earlier run"* ]] || fail "a fresh run into a finished directory: $rc $err"
 # Without --run-time the outputs' updated_at is the time the run first started, kept by --resume.
 no_time=()
 for a in "${RESUME_MODEL_ARGS[@]}"; do [[ "$a" == --run-time || "$a" == 2026-01-01T00:00:00Z ]] || no_time+=("$a"); done

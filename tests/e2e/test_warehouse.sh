@@ -75,6 +75,17 @@ load "$WORK/run1"
 [[ $(snapshot) == "$before" ]] || fail "loading run 1 again changed rows"
 ok "loading the same run twice changes nothing"
 
+# The run id comes from run.json's contents, not from the path: a copy of run 1 under a path
+# with a backslash, quotes, \$( ) and a newline loads as the same run (sha256sum FILE escaped
+# such a name and gave the id a leading '\').
+weird="$WORK/"$'back\\slash "dq" \'sq\' $(touch pwned)\nnew line'
+mkdir -p "$weird"
+cp "$WORK/run1"/{run.json,customer_segments.csv,segment_profiles.csv,recommendations.csv} "$weird/"
+(cd "$WORK" && load "$weird")
+[[ $(snapshot) == "$before" ]] || fail "run 1 loaded from another path changed rows: $(q 'select run_id from runs')"
+[[ ! -e "$WORK/pwned" && ! -e pwned ]] || fail "a path was run as a command"
+ok "the same run from a path with a backslash, quotes and a newline: same run id, nothing changed"
+
 load "$WORK/run2"
 q "copy (select user_id, segment_id, segment_name, segment_confidence, proba, to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') from customer_segments order by user_id) to stdout with (format csv)" > "$WORK/cs.csv"
 q "copy (select user_id, rank, product_id, score, source from recommendations order by user_id, rank) to stdout with (format csv)" > "$WORK/recs.csv"

@@ -12,9 +12,6 @@
 #include "ecom/ml/recommend.hpp"
 #include "ecom/ml/selection.hpp"
 
-namespace CLI {
-class App;
-}
 namespace ecom {
 struct Context;
 }
@@ -45,9 +42,6 @@ struct AnalyzeOptions {
   ModelOptions model;
   Checkpoint* checkpoint = nullptr;  // `ecom run`: save and resume features, model, ALS
 };
-
-// Adds the model options to `app` (top level, so that analyze, run and score share them).
-void add_model_options(CLI::App& app, ModelOptions& model);
 
 // Collective. Runs the analysis on this rank's events (from the store when `events` is null).
 void run_analyze(Context& ctx, const AnalyzeOptions& opts);

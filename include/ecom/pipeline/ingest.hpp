@@ -15,13 +15,19 @@ struct Context;
 
 namespace ecom::pipeline {
 
+// One default for every command that shuffles raw events (ingest, run, score): per rank, the
+// shuffle's send buffers, the exchange's staging and the gzip text share each take at most a
+// quarter of it, so about 48 MiB are used; 64 ranks on a node then hold about 3 GiB.
+inline constexpr std::size_t kDefaultShuffleBufferMb = 64;
+
 struct IngestOptions {
   std::vector<std::string> inputs;  // files or glob patterns
   std::string store;                // event store (HDF5)
   std::string key_file;             // secret pseudonymisation key
   std::string quarantine;           // rejected rows; "" -> store path with .h5 -> .quarantine.csv
   std::uint32_t vshards = 0;        // 0: the store's V, or par::kDefaultVShards for a new store
-  std::size_t shuffle_buffer_mb = 32;    // per-rank memory for the shuffle's buffers
+  std::size_t shuffle_buffer_mb =
+      kDefaultShuffleBufferMb;           // per-rank memory for the shuffle's buffers
   std::size_t read_chunk_kb = 1024;      // read / inflate chunk
   bool truncate_to_minute = false;       // privacy: event times truncated to the minute
   std::string window_start, window_end;  // accepted event times [start, end); "" = unbounded

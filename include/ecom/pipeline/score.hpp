@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "ecom/pipeline/ingest.hpp"
+
 namespace CLI {
 class App;
 }
@@ -40,7 +42,7 @@ struct ScoreOptions {
   bool history = true;              // add the users' events from RUNDIR/events.h5
   int top_n = 0;                    // 0: as the run (the /als attribute top_n)
   std::string exclude;              // "": as the run
-  std::size_t shuffle_buffer_mb = 64;
+  std::size_t shuffle_buffer_mb = kDefaultShuffleBufferMb;
 };
 
 struct ScoreSummary {
