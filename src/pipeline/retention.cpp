@@ -18,6 +18,7 @@
 #include "ecom/io/event_store.hpp"
 #include "ecom/io/quarantine.hpp"
 #include "ecom/par/comm.hpp"
+#include "ecom/par/file.hpp"
 #include "ecom/par/vshard.hpp"
 #include "ecom/pipeline/analyze.hpp"
 #include "ecom/pipeline/commands.hpp"
@@ -162,20 +163,9 @@ std::uint64_t filter_quarantine(const std::string& path, bool dry_run, Drop&& dr
       kept += '\n';
     }
   }
-  if (dropped > 0 && !dry_run) {
-    const std::string tmp = path + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      out << kept;
-      if (!out) {
-        error = "cannot write " + tmp;
-        return 0;
-      }
-    }
-    fs::permissions(tmp, fs::status(path).permissions(), ec);
-    fs::rename(tmp, path, ec);
-    if (ec) error = "cannot rename " + tmp + ": " + ec.message();
-  }
+  // Raw zone: 0600 whatever the umask. A write error is thrown (exit 4 through
+  // par::Environment::fail; the others wait in the caller's agreement).
+  if (dropped > 0 && !dry_run) par::write_file(path, kept, par::kRawDataMode);
   return dropped;
 }
 
