@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools libeigen3-dev libcli11-dev
       zlib1g-dev libisal-dev libssl-dev libgtest-dev cmake g++ make pkg-config git ca-certificates)
 TEST_PKGS=(python3 python3-numpy python3-h5py python3-sklearn python3-scipy python3-matplotlib
-           gawk gzip clang-format
+           gawk gzip clang-format clang libclang-rt-14-dev
            postgresql chromium)  # the warehouse load test (a real server) and the report test
 # A real single-node Slurm for tests/e2e/test_slurm.sh, which starts the daemons itself as root
 # (it is skipped when not root, so these are only wanted then).

@@ -140,6 +140,12 @@ FeatureRow compute_user_features(std::span<const Event> ev, const FeatureContext
     if (is_night(hour, cfg)) ++night;
   }
 
+  // Extreme prices: the sums may even have overflowed to +inf (prices are finite and >= 0, so
+  // never NaN); capping keeps every feature finite and every later sum over users in range.
+  monetary_sum = std::min(monetary_sum, kMoneyCeiling);
+  view_price_sum = std::min(view_price_sum, kMoneyCeiling);
+  max_price = std::min(max_price, kMoneyCeiling);
+
   const double n = static_cast<double>(ev.size());
   const double views = static_cast<double>(count[0]);
   const double carts = static_cast<double>(count[1]);
@@ -238,6 +244,17 @@ FeatureRow compute_user_features(std::span<const Event> ev, const FeatureContext
                                              kSecondsPerDay / static_cast<double>(baskets - 1)
                                        : ctx.undefined_days();
   return f;
+}
+
+std::vector<std::uint64_t> capped_users(const FeatureTable& table) {
+  // The view price sum is not a feature: avg_view_price x n_views gives it back within an ulp.
+  constexpr double kNearCeiling = kMoneyCeiling * (1 - 1e-12);
+  std::vector<std::uint64_t> out;
+  for (std::size_t r = 0; r < table.rows(); ++r)
+    if (table.at(r, monetary) >= kMoneyCeiling || table.at(r, max_purchase) >= kMoneyCeiling ||
+        table.at(r, avg_view_price) * table.at(r, n_views) >= kNearCeiling)
+      out.push_back(table.users[r]);
+  return out;
 }
 
 FeatureTable compute_features(std::span<const Event> events, const FeatureContext& ctx) {

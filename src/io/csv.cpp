@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "ecom/privacy/user_id.hpp"
+
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -212,6 +214,51 @@ std::optional<double> parse_decimal_exact(std::string_view s) {
   return static_cast<double>(m) / kPow10[frac];
 }
 
+bool is_valid_label(std::string_view s) {
+  const char* p = s.data();
+  const std::size_t n = s.size();
+  std::size_t i = 0;
+  // ASCII without NUL, eight bytes at a time: no high bit set and no zero byte.
+  constexpr std::uint64_t kLow = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t x = 0;
+    std::memcpy(&x, p + i, 8);
+    if (((x | ((x - kLow) & ~x)) & kHigh) != 0) break;
+  }
+  while (i < n) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    if (c == 0) return false;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    // A multi-byte sequence: lead byte, then 1-3 continuation bytes 10xxxxxx; no overlong
+    // forms, no surrogates (U+D800..U+DFFF), nothing above U+10FFFF.
+    std::size_t len = 0;
+    unsigned lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return false;
+    }
+    if (i + len > n) return false;
+    const auto c1 = static_cast<unsigned char>(p[i + 1]);
+    if (c1 < lo || c1 > hi) return false;
+    for (std::size_t k = 2; k < len; ++k)
+      if ((static_cast<unsigned char>(p[i + k]) & 0xC0) != 0x80) return false;
+    i += len;
+  }
+  return true;
+}
+
 void clean_label(std::string_view s, std::string& out) {
   std::size_t b = 0, e = s.size();
   while (b < e && is_blank(s[b])) ++b;
@@ -329,8 +376,9 @@ std::optional<Reason> validate_fields(const std::array<std::string_view, kInputC
   const auto price = parse_price(f[6]);
   if (!price) return Reason::bad_price;
   out.price = *price;
-  if (!parse_u64(f[7])) return Reason::bad_user_id;
-  out.user_id = f[7];
+  const auto user = privacy::canonical_user_id(f[7]);
+  if (!user) return Reason::bad_user_id;
+  out.user_id = *user;  // canonical: leading zeros removed
   std::string_view session = f[8];
   bool blank = true;
   for (char c : session)
@@ -341,6 +389,7 @@ std::optional<Reason> validate_fields(const std::array<std::string_view, kInputC
   if (blank) return Reason::bad_session;
   out.user_session = session;
   if (!window.contains(out.time)) return Reason::out_of_window;
+  if (!is_valid_label(f[4]) || !is_valid_label(f[5])) return Reason::bad_label;
   out.category_code = f[4];
   out.brand = f[5];
   return std::nullopt;
@@ -356,19 +405,6 @@ bool is_rees_header(std::string_view line) {
   if (line.size() >= 3 && line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   return line == kReesHeader;
-}
-
-void append_csv_field(std::string& out, std::string_view value) {
-  if (value.find_first_of(",\"\r\n") == std::string_view::npos) {
-    out += value;
-    return;
-  }
-  out += '"';
-  for (char c : value) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
 }
 
 }  // namespace ecom::io

@@ -281,8 +281,6 @@ AlsModel train_impl(par::Comm& comm, std::span<const std::uint64_t> users,
   model.precision = std::is_same_v<T, float> ? FactorPrecision::float32 : FactorPrecision::float64;
   model.users.assign(users.begin(), users.end());
 
-  auto is_train = [](const Interaction& it) { return it.strength > 0.0 && it.is_test == 0; };
-
   // ---- user side: CSR over training pairs, columns = needed items sorted by hash ----
   Side<T> us;
   us.n_rows = users.size();

@@ -66,9 +66,6 @@ float als_score(int k, const float* x, const float* y) {
 
 namespace {
 
-bool is_train(const Interaction& it) { return it.strength > 0.0 && it.is_test == 0; }
-bool is_test(const Interaction& it) { return it.strength > 0.0 && it.is_test != 0; }
-
 // ---- catalogue --------------------------------------------------------------------------
 
 struct PopRecord {

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "ecom/core/error.hpp"
+#include "ecom/io/csv_field.hpp"
 #include "ecom/ml/exact_bins.hpp"
 
 namespace ecom::ml {
@@ -48,16 +49,6 @@ std::vector<std::string_view> split_conditions(std::string_view body) {
     i += skip - 1;
   }
   return out;
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
 }
 
 std::string num(double v) {
@@ -280,7 +271,7 @@ std::string segment_profiles_csv(const SegmentProfiles& profiles) {
   }
   out += '\n';
   for (const auto& s : profiles.segments) {
-    out.append(std::to_string(s.segment)).append(",").append(csv_field(s.name));
+    out.append(std::to_string(s.segment)).append(",").append(io::csv_field(s.name));
     out.append(",").append(std::to_string(s.users)).append(",").append(num(s.share));
     out.append(",").append(num(s.revenue)).append(",").append(num(s.revenue_share));
     for (double m : s.means) out.append(",").append(num(m));

@@ -27,6 +27,7 @@
 #include "ecom/par/stats.hpp"
 #include "ecom/pipeline/checkpoint.hpp"
 #include "ecom/pipeline/commands.hpp"
+#include "ecom/pipeline/money_caps.hpp"
 #include "ecom/pipeline/warehouse_csv.hpp"
 #include "ecom/privacy/pseudonym.hpp"
 
@@ -163,6 +164,7 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   std::copy(table.values.begin(), table.values.end(), raw.data());
   log.info("features: ", n_users, " users x ", d, " features; window ",
            fixed(fctx.window_days(), 2), " days");
+  const std::uint64_t money_capped = report_capped_users(comm, log, table, "features");
   check_stop(ctx, "features");
 
   // ---- transform and PCA ----------------------------------------------------------------
@@ -537,7 +539,8 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
     }
     js << ", \"rows_read\": " << rows_read << ", \"rows_kept\": " << rows_kept
        << ", \"duplicates\": " << dups << ", \"zero_price\": " << zero_price
-       << ", \"files\": " << manifest.size() << "},\n  \"rejects\": {";
+       << ", \"files\": " << manifest.size() << ", \"money_capped_users\": " << money_capped
+       << "},\n  \"rejects\": {";
     bool first = true;
     for (const auto& [reason, c] : rejects) {
       js << (first ? "" : ", ") << "\"" << reason << "\": " << c;

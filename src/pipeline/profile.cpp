@@ -15,6 +15,8 @@
 #include "ecom/core/hash.hpp"
 #include "ecom/core/timer.hpp"
 #include "ecom/core/uint128.hpp"
+#include "ecom/features/features.hpp"
+#include "ecom/io/csv.hpp"
 #include "ecom/io/h5.hpp"
 #include "ecom/par/exact_sum.hpp"
 #include "ecom/par/file.hpp"
@@ -27,19 +29,9 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr std::int64_t kSecondsPerDay = 86400;
 
-// The reject reasons of the ingest, in the order rejects.csv lists them.
-const std::vector<std::string> kRejectReasons = {
-    "field_count",     "bad_time",    "unknown_event_type", "bad_user_id",  "bad_product_id",
-    "bad_category_id", "bad_session", "bad_price",          "out_of_window"};
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) {
-    if (c == '"') q += '"';
-    q += c;
-  }
-  return q + "\"";
+// The reject reasons of the ingest, in the order rejects.csv lists them (that of io::Reason).
+std::vector<std::string> known_reject_reasons() {
+  return {io::kReasonNames.begin(), io::kReasonNames.end()};
 }
 
 // Exact sum over ranks of one 128-bit value per rank: 32-bit limbs summed as uint64
@@ -185,8 +177,10 @@ std::string Table::format(double v) {
 
 std::string Table::csv() const {
   std::string out;
-  for (std::size_t c = 0; c < columns_.size(); ++c)
-    out += (c ? "," : "") + csv_field(columns_[c].name);
+  for (std::size_t c = 0; c < columns_.size(); ++c) {
+    if (c) out += ',';
+    io::append_csv_field(out, columns_[c].name);
+  }
   out += '\n';
   for (std::size_t r = 0; r < rows(); ++r) {
     for (std::size_t c = 0; c < columns_.size(); ++c) {
@@ -195,7 +189,7 @@ std::string Table::csv() const {
           [&](const auto& v) {
             using V = std::decay_t<decltype(v)>;
             if constexpr (std::is_same_v<V, std::vector<std::string>>)
-              out += csv_field(v[r]);
+              io::append_csv_field(out, v[r]);
             else if constexpr (std::is_same_v<V, std::vector<double>>)
               out += format(v[r]);
             else
@@ -319,7 +313,7 @@ Profile compute_profile(par::Comm& comm, std::span<const Event> my_events,
     for (const auto& [reason, count] : m.rejects) pr.rejects[reason] += count;
     pr.rejects["duplicate"] += m.duplicates;
   }
-  for (const auto& r : kRejectReasons) pr.rejects[r] += 0;
+  for (const auto& r : io::kReasonNames) pr.rejects[std::string(r)] += 0;
   pr.rejects["duplicate"] += 0;
 
   // One pass over the events: counts by type, hour and day; prices.
@@ -336,7 +330,11 @@ Profile compute_profile(par::Comm& comm, std::span<const Event> my_events,
     const std::int64_t day = e.time / kSecondsPerDay;
     day_lo = std::min(day_lo, day);
     day_hi = std::max(day_hi, day);
-    price_sum.add(t, e.price);
+    if (e.price > features::kMoneyCeiling) {
+      ++pr.prices_capped;
+      pr.capped_products.push_back(e.product);
+    }
+    price_sum.add(t, std::min(e.price, features::kMoneyCeiling));
     pmin[t] = std::min(pmin[t], e.price);
     pmax[t] = std::max(pmax[t], e.price);
     pr.zero_price[t] += e.price == 0 ? 1 : 0;
@@ -355,6 +353,18 @@ Profile compute_profile(par::Comm& comm, std::span<const Event> my_events,
     comm.allreduce_sum(std::span<std::uint64_t>(pr.day_count));
   }
   const auto sums = comm.exact_sum(price_sum);
+  pr.prices_capped = comm.allreduce_sum(pr.prices_capped);
+  if (pr.prices_capped > 0) {
+    constexpr std::size_t kNamed = 10;
+    auto& named = pr.capped_products;
+    std::sort(named.begin(), named.end());
+    named.erase(std::unique(named.begin(), named.end()), named.end());
+    named.resize(std::min(named.size(), kNamed));
+    named = comm.allgatherv<std::uint64_t>(named);
+    std::sort(named.begin(), named.end());
+    named.erase(std::unique(named.begin(), named.end()), named.end());
+    named.resize(std::min(named.size(), kNamed));
+  }
   comm.allreduce_min(std::span<double>(pmin));
   comm.allreduce_max(std::span<double>(pmax));
   for (std::size_t t = 0; t < static_cast<std::size_t>(kEventTypes); ++t) {
@@ -511,7 +521,7 @@ std::vector<Table> Profile::tables() const {
   }
   {
     Table t("rejects");
-    std::vector<std::string> reasons = kRejectReasons;
+    std::vector<std::string> reasons = known_reject_reasons();
     for (const auto& [reason, count] : rejects)
       if (reason != "duplicate" &&
           std::find(reasons.begin(), reasons.end(), reason) == reasons.end())
@@ -547,6 +557,16 @@ Profile run_profile(Context& ctx, const ProfileOptions& opts) {
     pr = compute_profile(comm, events, store.manifest());
   }
   events = {};
+  if (pr.prices_capped > 0) {
+    std::string products;
+    for (const auto p : pr.capped_products) {
+      if (!products.empty()) products += ' ';
+      products += std::to_string(p);
+    }
+    ctx.log.warn("profile: ", pr.prices_capped, " events priced above ", features::kMoneyCeiling,
+                 " count as that ceiling in the price sums and means (products ", products,
+                 pr.capped_products.size() < pr.prices_capped ? " ..." : "", ")");
+  }
   const auto tables = pr.tables();
   {
     ScopedTimer t(ctx.timers, "write");

@@ -401,8 +401,13 @@ RetentionReport run_forget(Context& ctx, const ForgetOptions& opts) {
   }
   if (error.empty() && user_ids.empty())
     error = "forget needs at least one user id (--user-id or --user-id-file)";
-  for (const auto& id : user_ids)
-    if (error.empty() && id.empty()) error = "forget: an empty user id";
+  for (auto& id : user_ids) {  // canonical form: one person, one pseudonym
+    const auto canonical = privacy::canonical_user_id(id);
+    if (error.empty() && !canonical)
+      error = "forget: user id '" + id.substr(0, 40) +
+              "' is not a plain decimal integer below 2^64 (bad_user_id)";
+    if (canonical) id = std::string(*canonical);
+  }
   par::agree(comm, error, ExitCode::usage);
 
   std::set<std::uint64_t> pseudonyms;
@@ -436,7 +441,9 @@ RetentionReport run_forget(Context& ctx, const ForgetOptions& opts) {
           for (std::string f : split_csv_record(fields[3])) {
             const auto b = f.find_first_not_of(" \t\"");
             const auto e = f.find_last_not_of(" \t\"\r");
-            if (b != std::string::npos && raw.count(f.substr(b, e - b + 1))) return true;
+            if (b == std::string::npos) continue;
+            const auto id = privacy::canonical_user_id(std::string_view(f).substr(b, e - b + 1));
+            if (id && raw.count(std::string(*id))) return true;
           }
           return false;
         },

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "ecom/core/error.hpp"
+#include "ecom/io/csv_field.hpp"
 #include "ecom/privacy/pseudonym.hpp"
 
 namespace ecom::pipeline {
@@ -13,16 +14,6 @@ std::string fmt(const char* format, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, format, v);
   return buf;
-}
-
-std::string csv_quote(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
 }
 
 std::string customer_segment_rows(std::span<const std::uint64_t> users,
@@ -42,7 +33,7 @@ std::string customer_segment_rows(std::span<const std::uint64_t> users,
     text += ',';
     text += std::to_string(segment);
     text += ',';
-    text += csv_quote(segment_names[segment]);
+    io::append_csv_field(text, segment_names[segment]);
     text += ',';
     text += fmt("%.6f", confidence[i]);
     text += ',';

@@ -4,9 +4,11 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -55,6 +57,11 @@ Pseudonymizer::~Pseudonymizer() {
 }
 
 std::uint64_t Pseudonymizer::pseudonym(std::string_view raw_id) const {
+  const auto id = canonical_user_id(raw_id);
+  if (!id)
+    throw UserError("user id '" + std::string(raw_id.substr(0, 40)) +
+                    "' is not a plain decimal integer below 2^64 (bad_user_id)");
+  raw_id = *id;
   auto* st = static_cast<MacState*>(ctx_);
   unsigned char out[32];
   std::size_t len = 0;
@@ -75,21 +82,54 @@ std::string to_hex(std::uint64_t pseudonym) {
   return buf;
 }
 
+std::string key_file_problem(const std::string& path, const KeyFileFacts& f) {
+  const std::string k = "key file " + path;
+  auto octal = [](mode_t m) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(m & 07777));
+    return std::string(buf);
+  };
+  if (!f.regular) return k + " is not a regular file";
+  if (f.owner != f.me)
+    return k + " is owned by uid " + std::to_string(f.owner) + ", not by the running user (uid " +
+           std::to_string(f.me) + "): chown it or use your own key file";
+  if ((f.mode & 077) != 0)
+    return k + " has mode " + octal(f.mode) +
+           ": it must not be accessible by group or others (chmod 600 " + path + ")";
+  if ((f.dir_mode & S_IWOTH) != 0 && (f.dir_mode & S_ISVTX) == 0)
+    return k + " lies in a directory writable by others and not sticky (mode " + octal(f.dir_mode) +
+           "): anyone could replace it; move it to a private directory";
+  if (f.size < kMinKeyBytes)
+    return k + " holds " + std::to_string(f.size) + " bytes: at least " +
+           std::to_string(kMinKeyBytes) + " are needed (" + std::to_string(kRecommendedKeyBytes) +
+           " random bytes recommended: head -c 32 /dev/urandom > " + path + ")";
+  return "";
+}
+
 std::string read_key_file(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
     throw UserError("key file " + path + ": " + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) throw UserError("key file " + path + " is not a regular file");
-  if ((st.st_mode & 077) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    throw UserError("key file " + path + " has mode " + mode +
-                    ": it must not be accessible by group or others (chmod 600 " + path + ")");
-  }
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  const std::string dir = parent.empty() ? "." : parent.string();
+  struct stat dst {};
+  if (::stat(dir.c_str(), &dst) != 0)
+    throw UserError("key file " + path + ": its directory " + dir + ": " + std::strerror(errno));
+  KeyFileFacts facts;
+  facts.regular = S_ISREG(st.st_mode);
+  facts.mode = st.st_mode;
+  facts.owner = st.st_uid;
+  facts.me = ::geteuid();
+  facts.dir_mode = dst.st_mode;
+  facts.size = static_cast<std::uint64_t>(st.st_size);
+  if (const std::string problem = key_file_problem(path, facts); !problem.empty())
+    throw UserError(problem);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UserError("key file " + path + ": cannot open for reading");
   std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (key.empty()) throw UserError("key file " + path + " is empty");
+  facts.size = key.size();  // the file may have changed since stat
+  if (const std::string problem = key_file_problem(path, facts); !problem.empty())
+    throw UserError(problem);
   return key;
 }
 

@@ -28,7 +28,7 @@ import numpy as np
 
 TYPES = ["view", "cart", "remove_from_cart", "purchase"]
 REASONS = ["field_count", "bad_time", "unknown_event_type", "bad_user_id", "bad_product_id",
-           "bad_category_id", "bad_session", "bad_price", "out_of_window"]
+           "bad_category_id", "bad_session", "bad_price", "out_of_window", "bad_label"]
 HEADER = "event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session"
 TIME_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) UTC$")
 UINT_RE = re.compile(r"^\d+$")
@@ -82,7 +82,10 @@ def classify(line):
         return "bad_user_id", None
     if fields[8].strip(" \t") == "":
         return "bad_session", None
-    return None, (t, TYPES.index(fields[1]), product, category, price, fields[7], fields[8])
+    if "\0" in fields[4] or "\0" in fields[5]:  # the text is valid UTF-8 (lines_of decodes it)
+        return "bad_label", None
+    # The user id canonicalised (leading zeros removed) as ingest does before the HMAC.
+    return None, (t, TYPES.index(fields[1]), product, category, price, str(int(fields[7])), fields[8])
 
 
 def lines_of(path):

@@ -60,6 +60,11 @@ def main():
     # bad_session: empty, quoted empty, blanks only
     for s in ["", '""', "   "]:
         add(row(user_session=s), "bad_session")
+    # bad_label: NUL bytes or invalid UTF-8 (bytes written through surrogateescape)
+    add(row(brand="shi\0seido"), "bad_label")
+    add(row(category_code="appliances\0"), "bad_label")
+    add(row(brand="caf\udce9"), "bad_label")            # Latin-1 e-acute: not UTF-8
+    add(row(category_code="\udcc0\udcaf"), "bad_label")  # overlong '/'
     # out_of_window (the test ingests with the window [2019-10-01, 2019-10-02))
     add(row(event_time="2019-09-30 23:59:59 UTC"), "out_of_window")
     add(row(event_time="2019-10-02 00:00:00 UTC"), "out_of_window")
@@ -70,15 +75,18 @@ def main():
     add(row(price="0", user_session="s-zero-2"), "keep")
     add(row(brand='"Shi,seido"', category_code='"a ""quoted"" code"', user_session='"s-quoted"'), "keep")
     add(row(brand="  SHISEIDO ", category_code=" Appliances.Kitchen ", user_session="s-blank"), "keep")
+    add(row(brand="café €", user_session="s-utf8"), "keep")
+    add(row(user_id="000541312140", user_session="s-zeros"), "keep")  # canonical id: kept
     # duplicate of the first row: same (time, user, product, type, session), another price
     add(row(price="36.00"), "duplicate")
 
-    with open(os.path.join(out, "rows.csv"), "w", newline="") as f:
+    with open(os.path.join(out, "rows.csv"), "w", newline="", encoding="utf-8", errors="surrogateescape") as f:
         f.write(HEADER + "\n")
         for text, _ in cases:
             f.write(text + "\n")
     counts = {}
-    with open(os.path.join(out, "expected_quarantine.csv"), "w", newline="") as f:
+    with open(os.path.join(out, "expected_quarantine.csv"), "w", newline="", encoding="utf-8",
+              errors="surrogateescape") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["file", "line", "reason", "row"])
         for i, (text, why) in enumerate(cases):

@@ -34,7 +34,7 @@ import h5py
 log, store, rejects_csv, expected_csv = sys.argv[1:]
 exp = {r: int(c) for r, c in list(csv.reader(open(expected_csv)))[1:]}
 reasons = ["field_count", "bad_time", "unknown_event_type", "bad_user_id", "bad_product_id",
-           "bad_category_id", "bad_session", "bad_price", "out_of_window"]
+           "bad_category_id", "bad_session", "bad_price", "out_of_window", "bad_label"]
 rows = sum(c for r, c in exp.items() if r != "zero_price")  # zero_price counts kept rows
 rejected = sum(exp.get(r, 0) for r in reasons)
 text = open(log).read()

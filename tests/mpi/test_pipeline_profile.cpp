@@ -307,9 +307,9 @@ TEST(ProfileParallel, EveryFigureMatchesASerialReference) {
   const auto tables = pr.tables();
   ASSERT_EQ(tables.size(), 8u);
   EXPECT_EQ(tables[7].csv(),
-            "reason,count\nfield_count,0\nbad_time,1\nunknown_event_type,0\nbad_user_id,0\n"
-            "bad_product_id,0\nbad_category_id,0\nbad_session,0\nbad_price,5\nout_of_window,0\n"
-            "weird_reason,2\nduplicate,8\n");
+            "reason,count\nfield_count,0\nbad_time,1\nunknown_event_type,0\nbad_product_id,0\n"
+            "bad_category_id,0\nbad_price,5\nbad_user_id,0\nbad_session,0\nout_of_window,0\n"
+            "bad_label,0\nweird_reason,2\nduplicate,8\n");
   EXPECT_TRUE(
       tables[1].csv().starts_with("column,missing,share\nevent_time,1,0.0006666666666666666\n"))
       << tables[1].csv();
@@ -343,6 +343,32 @@ TEST(ProfileParallel, EmptyStore) {
   EXPECT_EQ(tables[2].csv(), "date,count\n");
   EXPECT_EQ(tables[0].csv(),
             "event_type,count,share\nview,0,\ncart,0,\nremove_from_cart,0,\npurchase,0,\n");
+}
+
+TEST(ProfileParallel, ExtremePricesDoNotOverflowThePriceSums) {
+  // Issue 16 item 3: purchases priced 1e308 and DBL_MAX made the exact price sum exceed the
+  // range of double (exit 1). They now count as features::kMoneyCeiling in the sums.
+  auto comm = Comm::world();
+  std::vector<Event> mine;
+  if (comm.rank() == comm.size() - 1) {
+    for (int i = 0; i < 3; ++i) {
+      Event e{};
+      e.user = 7;
+      e.time = 1569888000U + static_cast<std::uint32_t>(i);
+      e.type = EventType::purchase;
+      e.product = 10U + static_cast<std::uint64_t>(i);
+      e.session = 1;
+      e.price = i == 0 ? 1e308 : i == 1 ? 1.7976931348623157e308 : 2.5;
+      mine.push_back(e);
+    }
+  }
+  const auto pr = pl::compute_profile(comm, mine, {});
+  const auto t = static_cast<std::size_t>(EventType::purchase);
+  EXPECT_EQ(pr.price_sum[t], 2 * 1e15 + 2.5);
+  EXPECT_EQ(pr.price_max[t], 1.7976931348623157e308);
+  EXPECT_EQ(pr.price_min[t], 2.5);
+  EXPECT_EQ(pr.prices_capped, 2u);
+  EXPECT_EQ(pr.capped_products, (std::vector<std::uint64_t>{10, 11}));
 }
 
 TEST(ProfileParallel, RunProfileWritesCsvFilesAndTheStoreGroup) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -215,6 +216,33 @@ TEST(Features, PurchasesWithoutViewsAndZeroPrice) {
   EXPECT_DOUBLE_EQ(f[purchase_frequency], 30.0 / (8.0 + 14.0 / 24));
   EXPECT_DOUBLE_EQ(f[mean_days_between_purchases], 11.0);  // one basket: undefined
   EXPECT_DOUBLE_EQ(f[tenure_days], 30.0 / 1440);
+}
+
+TEST(Features, ExtremePricesAreCappedAndReported) {
+  // Issue 16 item 3: two purchases priced 1e308 and DBL_MAX overflowed the money sums (+inf) and
+  // every later exact sum ("result exceeds the range of double"). Now capped at kMoneyCeiling.
+  const double big = 1.7976931348623157e308;
+  const std::vector<Event> events = {
+      ev(9, D + kDay, EventType::view, 1, 5, 3, big, 8),
+      ev(9, D + kDay + kMin, EventType::view, 1, 5, 3, big, 8),
+      ev(9, D + kDay + 2 * kMin, EventType::purchase, 1, 5, 3, 1e308, 8),
+      ev(9, D + kDay + 3 * kMin, EventType::purchase, 2, 6, 0, big, 8),
+      ev(10, D + kDay, EventType::purchase, 2, 6, 0, 20.0, 8),
+      ev(11, D + kDay, EventType::view, 2, 6, 0, big, 8),
+      ev(11, D + kDay + kMin, EventType::view, 2, 6, 0, 1.0, 8)};
+  const FeatureTable t = compute_features(events, ten_days());
+  ASSERT_EQ(t.rows(), 3u);
+  for (double v : t.values) EXPECT_TRUE(std::isfinite(v)) << v;
+  EXPECT_EQ(t.at(0, monetary), kMoneyCeiling);
+  EXPECT_EQ(t.at(0, max_purchase), kMoneyCeiling);
+  EXPECT_EQ(t.at(0, avg_basket), kMoneyCeiling);
+  EXPECT_EQ(t.at(0, avg_view_price), kMoneyCeiling / 2);
+  EXPECT_EQ(t.at(0, price_sensitivity), 0.0);  // both means C / 2
+  EXPECT_EQ(t.at(1, monetary), 20.0);
+  EXPECT_EQ(t.at(2, avg_view_price), kMoneyCeiling / 2);  // one view sum capped
+  EXPECT_EQ(capped_users(t), (std::vector<std::uint64_t>{9, 11}));
+  // A sum over 2^40 users at the ceiling (and of their squares) stays finite.
+  EXPECT_TRUE(std::isfinite(kMoneyCeiling * kMoneyCeiling * 0x1p40));
 }
 
 TEST(Features, RemovesWithoutCartsAcrossMidnight) {

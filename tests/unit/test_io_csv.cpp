@@ -104,6 +104,51 @@ TEST(Csv, EveryReasonByName) {
   EXPECT_EQ(reason_name(check(kGood, nullptr, w)), "out_of_window");
 }
 
+TEST(Csv, UserIdCanonicalised) {
+  // Issue 16 item 6: leading zeros are removed before pseudonymisation (one person, one id).
+  ParsedRow r;
+  ASSERT_EQ(reason_name(check(with_field(7, "000596899981"), &r)), "ok");
+  EXPECT_EQ(r.user_id, "596899981");
+  ASSERT_EQ(reason_name(check(with_field(7, "0"), &r)), "ok");
+  EXPECT_EQ(r.user_id, "0");
+  ASSERT_EQ(reason_name(check(with_field(7, "0000000000000000000000000018446744073709551615"), &r)),
+            "ok");
+  EXPECT_EQ(r.user_id, "18446744073709551615");
+  EXPECT_EQ(reason_name(check(with_field(7, "18446744073709551616"))), "bad_user_id");
+  EXPECT_EQ(reason_name(check(with_field(7, "0x10"))), "bad_user_id");
+  EXPECT_EQ(reason_name(check(with_field(7, " 1"))), "bad_user_id");
+}
+
+TEST(Csv, BadLabels) {
+  // Issue 16 item 10: NUL bytes and invalid UTF-8 in category_code or brand are rejected.
+  using namespace std::string_literals;
+  for (std::size_t field : {4u, 5u}) {
+    EXPECT_EQ(reason_name(check(with_field(field, "a\0b"s))), "bad_label");
+    EXPECT_EQ(reason_name(check(with_field(field, "\0"s))), "bad_label");
+    EXPECT_EQ(reason_name(check(with_field(field, "caf\xE9"))), "bad_label");           // Latin-1
+    EXPECT_EQ(reason_name(check(with_field(field, "\xC0\xAF"))), "bad_label");          // overlong
+    EXPECT_EQ(reason_name(check(with_field(field, "\xED\xA0\x80"))), "bad_label");      // surrogate
+    EXPECT_EQ(reason_name(check(with_field(field, "\xF4\x90\x80\x80"))), "bad_label");  // >10FFFF
+    EXPECT_EQ(reason_name(check(with_field(field, "abcdefghijk\xE2\x82"))), "bad_label");  // cut
+    EXPECT_EQ(reason_name(check(with_field(field, "\x80"))), "bad_label");
+    EXPECT_EQ(reason_name(check(with_field(field, "0123456789abcdef\xFF"))), "bad_label");
+    EXPECT_EQ(reason_name(check(with_field(field, "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"))),
+              "ok");
+    EXPECT_EQ(reason_name(check(with_field(field, "electronics.smartphone"))), "ok");
+    EXPECT_EQ(reason_name(check(with_field(field, ""))), "ok");
+  }
+  EXPECT_TRUE(is_valid_label("\xEF\xBF\xBF"));
+  EXPECT_FALSE(is_valid_label("\xEF\xBF"));
+  EXPECT_TRUE(is_valid_label("\xF0\x90\x80\x80"));
+  EXPECT_FALSE(is_valid_label("\xF0\x8F\xBF\xBF"));  // overlong 4-byte
+  EXPECT_FALSE(is_valid_label("\xE0\x9F\xBF"));      // overlong 3-byte
+  // Labels are checked last: a bad time wins.
+  std::string row = with_field(5, "\xFF");
+  EXPECT_EQ(reason_name(check(row)), "bad_label");
+  EXPECT_EQ(reason_name(check("x" + row)), "bad_time");
+  EXPECT_EQ(kReasonNames.back(), "bad_label");
+}
+
 TEST(Csv, ReasonOrderIsDocumentedOrder) {
   // A row broken in several fields gets the first reason of the documented order.
   std::string row = with_field(8, "");

@@ -96,6 +96,13 @@ int feature_index(std::string_view name);
 // durations: the heavy-tailed ones; docs/FEATURES.md).
 std::vector<std::string> default_log1p_features();
 
+// Money features (monetary, avg_basket, max_purchase, avg_view_price, and the price sums behind
+// them) are capped at kMoneyCeiling per user: 10^15, a billion purchases at ingest's default
+// price ceiling of 10^6. Then no later sum over users (scaler, PCA, segment means and revenue,
+// k-means) can overflow, whatever finite prices a store holds (a store written before the
+// price ceiling existed, or with a raised --max-price); capped_users() names the users concerned.
+inline constexpr double kMoneyCeiling = 1e15;
+
 inline constexpr double kSecondsPerDay = 86400.0;
 inline constexpr double kDaysPerMonth = 30.0;
 
@@ -154,6 +161,9 @@ struct FeatureTable {
 // `events`: this rank's events sorted by io::event_less (every user one contiguous run). Throws
 // ecom::Error if the users are not in ascending runs (a user split into two runs).
 FeatureTable compute_features(std::span<const Event> events, const FeatureContext& ctx);
+
+// The users of `table` whose money features reached kMoneyCeiling (capped), ascending.
+std::vector<std::uint64_t> capped_users(const FeatureTable& table);
 
 // Min and max event time of `events` ({UINT32_MAX, 0} when empty, the identities of min/max).
 std::pair<std::uint32_t, std::uint32_t> local_time_range(std::span<const Event> events);

@@ -12,9 +12,11 @@
 //   bad_product_id      product_id empty or not an unsigned decimal integer below 2^64
 //   bad_category_id     category_id empty or not an unsigned decimal integer below 2^64
 //   bad_price           price empty, non-numeric, NaN, infinite or negative (zero is kept)
-//   bad_user_id         user_id empty or not an unsigned decimal integer below 2^64
+//   bad_user_id         user_id empty or not an unsigned decimal integer below 2^64 (leading
+//                       zeros allowed: the id is canonicalised, privacy/user_id.hpp)
 //   bad_session         user_session empty or only blanks
 //   out_of_window       event_time outside the configured window [begin, end) (none by default)
+//   bad_label           category_code or brand holds a NUL byte or is not valid UTF-8
 // category_code and brand are free text: empty means unknown, never a reject.
 #include <array>
 #include <cstdint>
@@ -24,6 +26,7 @@
 #include <string_view>
 
 #include "ecom/core/types.hpp"
+#include "ecom/io/csv_field.hpp"  // append_csv_field
 #include "ecom/io/event_store.hpp"
 
 namespace ecom::io {
@@ -42,11 +45,13 @@ enum class Reason : std::uint8_t {
   bad_user_id,
   bad_session,
   out_of_window,
+  bad_label,
 };
-inline constexpr int kReasons = 9;
+inline constexpr int kReasons = 10;
+// The names of the reasons, in the order of the enum (and of validation): the one list.
 inline constexpr std::array<std::string_view, kReasons> kReasonNames = {
     "field_count", "bad_time",    "unknown_event_type", "bad_product_id", "bad_category_id",
-    "bad_price",   "bad_user_id", "bad_session",        "out_of_window"};
+    "bad_price",   "bad_user_id", "bad_session",        "out_of_window",  "bad_label"};
 inline std::string_view name_of(Reason r) { return kReasonNames[static_cast<std::size_t>(r)]; }
 
 // Accepted event times, seconds since the epoch: [begin, end).
@@ -84,6 +89,9 @@ std::optional<double> parse_price(std::string_view s);
 // bit-identical to std::from_chars's.
 std::optional<double> parse_decimal_exact(std::string_view s);
 
+// True if a label (category_code, brand) may be stored: valid UTF-8 (no overlong forms, no
+// surrogates, nothing above U+10FFFF) without NUL bytes.
+bool is_valid_label(std::string_view s);
 // Trims blanks (space, tab) and lower-cases ASCII letters into `out` (bytes >= 0x80 unchanged).
 void clean_label(std::string_view s, std::string& out);
 
@@ -103,7 +111,8 @@ class RowSplitter {
   std::array<std::string, kInputColumns> unescaped_{};
 };
 
-// A valid row: numbers parsed, text fields still raw (views into the row / splitter).
+// A valid row: numbers parsed, text fields still raw (views into the row / splitter), except
+// user_id, which is the canonical form (leading zeros removed) of the raw field.
 struct ParsedRow {
   std::int64_t time = 0;
   EventType type = EventType::view;
@@ -125,8 +134,5 @@ std::optional<Reason> parse_row(std::string_view row, const TimeWindow& window, 
 // True if `line` (one line, terminator removed) is the REES46 header, allowing a leading UTF-8
 // BOM and a trailing CR.
 bool is_rees_header(std::string_view line);
-
-// Quotes a value for a CSV field when needed (comma, quote, CR or LF inside), RFC 4180 style.
-void append_csv_field(std::string& out, std::string_view value);
 
 }  // namespace ecom::io

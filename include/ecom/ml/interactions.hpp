@@ -53,6 +53,10 @@ struct Interaction {
 };
 static_assert(sizeof(Interaction) == 48);
 
+// A pair the models train on (positive strength, not held out) / one held out for evaluation.
+inline bool is_train(const Interaction& it) { return it.strength > 0.0 && it.is_test == 0; }
+inline bool is_test(const Interaction& it) { return it.strength > 0.0 && it.is_test != 0; }
+
 // Local. `events` sorted by (user, time) (the store order). Returns one record per
 // (user, product), sorted by (user, product).
 std::vector<Interaction> build_interactions(std::span<const Event> events,

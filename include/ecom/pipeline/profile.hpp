@@ -79,6 +79,10 @@ struct Profile {
   std::vector<std::uint64_t> day_count;
   std::array<std::uint64_t, 24> hour_count{};                             // UTC hour of day
   std::array<double, kEventTypes> price_sum{}, price_min{}, price_max{};  // exact sum
+  // Events priced above features::kMoneyCeiling: they count as the ceiling in price_sum (so the
+  // sum stays finite); min and max keep the true prices. Up to 10 of their products (lowest).
+  std::uint64_t prices_capped = 0;
+  std::vector<std::uint64_t> capped_products;
   // Events whose price is 0 (kept by the ingest, counted here per type).
   std::array<std::uint64_t, kEventTypes> zero_price{};
   SessionStats sessions;

@@ -13,9 +13,6 @@ namespace ecom::pipeline {
 
 // printf of one finite value with `format`; "" for NaN or infinity (an empty CSV field).
 std::string fmt(const char* format, double v);
-// RFC 4180: the field in double quotes (inner quotes doubled) if it holds a comma, quote or
-// line break; otherwise unchanged.
-std::string csv_quote(const std::string& s);
 
 inline constexpr std::string_view kCustomerSegmentsHeader =
     "user_id,segment_id,segment_name,segment_confidence,proba,updated_at\n";
