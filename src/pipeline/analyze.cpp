@@ -225,6 +225,12 @@ void add_model_options(CLI::App& app, ModelOptions& m) {
          "Factor precision: double (default, reproducible) or float")
       ->default_str("double")
       ->group(g);
+  app.add_option_function<std::string>(
+         "--exchange", [&r](const std::string& v) { r.als.exchange = par::parse_exchange_kind(v); },
+         "How ALS factor rows travel: alltoallv (default) or sparse (same results)")
+      ->default_str("alltoallv")
+      ->check(CLI::IsMember({"alltoallv", "sparse"}))
+      ->group(g);
   app.add_option("--holdout-fraction", r.holdout.test_fraction,
                  "Keyed share of interactions held out")
       ->capture_default_str()
@@ -292,7 +298,7 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   }
 
   // ---- events ---------------------------------------------------------------------------
-  comm.set_stage("analyze/read");
+  ctx.observer.set_stage("analyze/read");
   std::vector<Event> events;
   std::vector<io::FileManifest> manifest;
   std::uint32_t vshards = 0;
@@ -309,7 +315,7 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
     par::agree(comm, "the event store " + opts.store + " holds no events", ExitCode::input);
 
   // ---- features -------------------------------------------------------------------------
-  comm.set_stage("analyze/features");
+  ctx.observer.set_stage("analyze/features");
   features::FeatureContext fctx;
   fctx.config = m.features;
   features::validate(fctx.config);
@@ -334,7 +340,7 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   check_stop(ctx, "features");
 
   // ---- transform and PCA ----------------------------------------------------------------
-  comm.set_stage("analyze/pca");
+  ctx.observer.set_stage("analyze/pca");
   ml::Scaler scaler;
   ml::RowMatrix transformed;
   ml::Pca pca;
@@ -358,7 +364,7 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   check_stop(ctx, "pca");
 
   // ---- segments -------------------------------------------------------------------------
-  comm.set_stage("analyze/kmeans");
+  ctx.observer.set_stage("analyze/kmeans");
   ml::SelectionOptions sel = m.selection;
   if (m.k > 0) sel.k_min = sel.k_max = m.k;
   if (n_users < static_cast<std::uint64_t>(std::max(1, sel.k_min)))
@@ -393,7 +399,7 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   check_stop(ctx, "segments");
 
   // ---- propensity -----------------------------------------------------------------------
-  comm.set_stage("analyze/propensity");
+  ctx.observer.set_stage("analyze/propensity");
   ml::PropensityModel propensity;
   ml::PropensityHoldout propensity_holdout;
   std::vector<double> proba;
@@ -430,7 +436,7 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   // ---- recommendations ------------------------------------------------------------------
   ml::RecommenderResult recs;
   if (m.recommend) {
-    comm.set_stage("analyze/als");
+    ctx.observer.set_stage("analyze/als");
     ScopedTimer t(ctx.timers, "recommend");
     ml::RecommenderConfig rc = m.recommender;
     rc.als.vshards = vshards;
@@ -449,7 +455,7 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   check_stop(ctx, "recommend");
 
   // ---- outputs --------------------------------------------------------------------------
-  comm.set_stage("analyze/write");
+  ctx.observer.set_stage("analyze/write");
   std::optional<ScopedTimer> tw;
   tw.emplace(ctx.timers, "write");
   const std::string dir = opts.out;
@@ -696,7 +702,7 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   const auto stages = par::reduce_timers(comm, ctx.timers);
   const auto rss = par::reduce_peak_rss(comm);
   // For the scaling tables (scripts/scaling.sh): bytes moved per stage, each rank's peak RSS.
-  const auto traffic = par::reduce_traffic(comm);
+  const auto traffic = par::reduce_traffic(comm, ctx.observer);
   const auto rss_per_rank = comm.allgather<std::uint64_t>(par::peak_rss_bytes());
   if (comm.rank() == 0) {
     std::ostringstream js;

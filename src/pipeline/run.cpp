@@ -60,7 +60,7 @@ int run_run(Context& ctx, const RunOptions& ro, const ModelOptions& model) {
   }
   const std::string store = ro.out + "/events.h5";
   if (!checkpoint.done("ingest")) {
-    comm.set_stage("ingest");
+    ctx.observer.set_stage("ingest");
     IngestOptions io;
     io.inputs = ro.inputs;
     io.store = store;
@@ -72,7 +72,7 @@ int run_run(Context& ctx, const RunOptions& ro, const ModelOptions& model) {
   }
   stop_if_requested(comm, "ingest");
   if (!checkpoint.done("profile")) {
-    comm.set_stage("profile");
+    ctx.observer.set_stage("profile");
     ProfileOptions po;
     po.store = store;
     po.out = ro.out + "/profile";

@@ -50,6 +50,9 @@ struct Interaction {
   std::uint8_t pad_[6] = {0, 0, 0, 0, 0, 0};
 
   bool purchased() const { return (types >> static_cast<int>(EventType::purchase)) & 1U; }
+  // A pair the ALS trains on / a holdout pair it is evaluated on (both need a strength).
+  bool is_train() const { return strength > 0.0 && is_test == 0; }
+  bool is_holdout() const { return strength > 0.0 && is_test != 0; }
 };
 static_assert(sizeof(Interaction) == 48);
 
