@@ -2,6 +2,7 @@
 //
 //   mpirun -np 2 build/bench/bench_als STORE.h5 [matrix.h5] [factors=50] [iterations=15]
 //                                       [cg_steps=3] [precision=double] [seed=1]
+//                                       [--exchange alltoallv|sparse] [--train-only]
 //
 // Reads every rank's events from STORE.h5, builds the interactions (default weights), splits
 // them with the keyed 20% holdout of `ecom analyze` (seed as given), and
@@ -13,6 +14,10 @@
 //    seconds per iteration and per phase, the loss;
 //  - evaluates it and the popularity recommender on the holdout (precision@10 etc.);
 //  - times top-10 for every user over the whole catalogue (default exclusion: purchased).
+// --exchange picks how factor rows travel (par/exchange.hpp); --train-only stops after the
+// training (for the exchange figures, results/bench/exchange.txt). `factors_checksum` is a sum
+// over users and products of a hash of (id, factor row bytes): the same for any rank count and
+// exchanger when the factors are bit-identical.
 // Prints `key value` lines (bench/bench_als.sh turns them into results/bench/als.txt). Times
 // are the max over ranks.
 #include <algorithm>
@@ -85,9 +90,37 @@ void export_matrix(par::Comm& comm, const std::string& path,
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  par::Environment env(argc, argv);
+// Order-free checksum of (id, row) pairs: summed over ranks, the same for any distribution.
+std::uint64_t rows_checksum(const std::vector<std::uint64_t>& ids, const std::vector<double>& rows,
+                            std::size_t k) {
+  std::uint64_t sum = 0;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    std::uint64_t h = 1469598103934665603ULL ^ ids[i];
+    const auto* b = reinterpret_cast<const unsigned char*>(rows.data() + i * k);
+    for (std::size_t j = 0; j < k * sizeof(double); ++j) h = (h ^ b[j]) * 1099511628211ULL;
+    sum += h;
+  }
+  return sum;
+}
+
+int main(int argc_in, char** argv_in) {
+  par::Environment env(argc_in, argv_in);
   auto comm = par::Comm::world();
+  // Flags first, then the positional arguments.
+  std::vector<char*> args;
+  par::ExchangeKind exchange = par::ExchangeKind::alltoallv;
+  bool train_only = false;
+  for (int i = 0; i < argc_in; ++i) {
+    const std::string a = argv_in[i];
+    if (a == "--exchange" && i + 1 < argc_in)
+      exchange = par::parse_exchange_kind(argv_in[++i]);
+    else if (a == "--train-only")
+      train_only = true;
+    else
+      args.push_back(argv_in[i]);
+  }
+  const int argc = static_cast<int>(args.size());
+  char** argv = args.data();
   if (argc < 2) {
     if (comm.rank() == 0)
       std::fprintf(stderr,
@@ -150,6 +183,7 @@ int main(int argc, char** argv) {
   };
   comm.barrier();
   t0 = Clock::now();
+  cfg.als.exchange = exchange;
   const ml::AlsModel model = ml::train_als(comm, users, pairs, cfg.als);
   const double train = comm.allreduce_max(since(t0));
   std::uint64_t items = model.items.size();
@@ -173,6 +207,16 @@ int main(int argc, char** argv) {
   print(comm, "gram_seconds_per_iteration", model.gram_seconds / n_it);
   print(comm, "loss_seconds_per_iteration", model.loss_seconds / n_it);
   if (!model.loss.empty()) print(comm, "final_loss", model.loss.back(), false);
+  {
+    const auto k = static_cast<std::size_t>(model.factors);
+    std::uint64_t checksum = rows_checksum(model.users, model.user_factors, k) +
+                             rows_checksum(model.items, model.item_factors, k);
+    checksum = comm.allreduce_sum(checksum);
+    if (comm.rank() == 0)
+      std::printf("exchange %s\nfactors_checksum %016llx\n", par::name_of(exchange),
+                  static_cast<unsigned long long>(checksum));
+  }
+  if (train_only) return 0;
 
   t0 = Clock::now();
   const ml::Catalogue cat = ml::gather_catalogue(comm, model, pairs, cfg.als.vshards);

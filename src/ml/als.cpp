@@ -168,21 +168,30 @@ struct Side {
   std::vector<std::uint32_t> send_rows;
   std::vector<std::uint64_t> send_counts;  // per destination rank, in rows
   std::size_t recv_rows = 0;
-  std::vector<T> other;  // received rows of the other side: recv_rows x k
+  par::ExchangePlan plan;  // built once from send_counts (records: rows of k values)
+  std::vector<T> other;    // received rows of the other side: recv_rows x k
 };
 
-// Sends this side's rows along the plan; fills `to.other`.
+// Builds the side's exchange plan (collective): once per training.
 template <class T>
-void send_factors(par::Comm& comm, const Side<T>& from, Side<T>& to, int k, std::size_t budget) {
+void plan_exchange(par::Comm& comm, Side<T>& side, int k, std::size_t budget) {
+  side.plan = par::ExchangePlan(comm, side.send_counts, {}, static_cast<std::size_t>(k) * sizeof(T),
+                                budget);
+}
+
+// Sends this side's rows along its plan; fills `to.other`.
+template <class T>
+void send_factors(par::Comm& comm, const par::Exchanger& exchanger, const Side<T>& from,
+                  Side<T>& to, int k) {
   const auto kk = static_cast<std::size_t>(k);
   std::vector<T> buf(from.send_rows.size() * kk);
   for (std::size_t i = 0; i < from.send_rows.size(); ++i)
     std::copy_n(from.factors.data() + static_cast<std::size_t>(from.send_rows[i]) * kk, kk,
                 buf.data() + i * kk);
-  std::vector<std::uint64_t> counts(from.send_counts.size());
-  for (std::size_t d = 0; d < counts.size(); ++d) counts[d] = from.send_counts[d] * kk;
-  to.other = comm.exchange_grouped<T>(buf, counts, budget);
-  if (to.other.size() != to.recv_rows * kk) throw Error("als: factor exchange size mismatch");
+  if (from.plan.recv_total() != to.recv_rows) throw Error("als: factor exchange size mismatch");
+  to.other.resize(to.recv_rows * kk);
+  exchanger.run(comm, from.plan, reinterpret_cast<const std::byte*>(buf.data()),
+                reinterpret_cast<std::byte*>(to.other.data()));
 }
 
 // Y^T Y of one side, summed per vshard in double and combined exactly (full, symmetric).
@@ -240,20 +249,11 @@ std::vector<T> regularised(const std::vector<double>& g, int k, double lambda) {
   return out;
 }
 
-template <class T>
-AlsModel train_impl(par::Comm& comm, std::span<const std::uint64_t> users,
-                    std::span<const Interaction> interactions, const AlsConfig& cfg,
-                    const Logger* log) {
-  using clock = std::chrono::steady_clock;
-  const auto t_setup = clock::now();
+// Checks the local input; agreed across ranks (collective).
+void validate_input(par::Comm& comm, const par::VShardMap& map,
+                    std::span<const std::uint64_t> users, std::span<const Interaction> interactions,
+                    const AlsConfig& cfg) {
   const int k = cfg.factors;
-  const auto kk = static_cast<std::size_t>(k);
-  const int p = comm.size();
-  const par::VShardMap map(cfg.vshards, p);
-  const std::string saved_stage = comm.stage();
-  comm.set_stage("als");
-
-  // ---- validate local input (agreed across ranks) ----
   std::string problem;
   if (k < 1 || k > 1024)
     problem = "als: factors must lie in [1, 1024]";
@@ -275,75 +275,82 @@ AlsModel train_impl(par::Comm& comm, std::span<const std::uint64_t> users,
     if (problem.empty() && map.owner_of(u) != comm.rank())
       problem = "als: a user is not owned by this rank";
   par::agree(comm, problem, ExitCode::internal);
+}
 
-  AlsModel model;
-  model.factors = k;
-  model.precision = std::is_same_v<T, float> ? FactorPrecision::float32 : FactorPrecision::float64;
-  model.users.assign(users.begin(), users.end());
+// Sorted by hash, one entry per product.
+void sort_unique(std::vector<HashedProduct>& v) {
+  std::sort(v.begin(), v.end());
+  v.erase(
+      std::unique(v.begin(), v.end(),
+                  [](const HashedProduct& a, const HashedProduct& b) { return a.hash == b.hash; }),
+      v.end());
+}
 
-  // ---- user side: CSR over training pairs, columns = needed items sorted by hash ----
-  Side<T> us;
+// User side: CSR over training pairs, columns = needed items sorted by hash (collective: the
+// missing-user check is agreed).
+template <class T>
+void build_user_side(par::Comm& comm, const par::VShardMap& map,
+                     std::span<const std::uint64_t> users,
+                     std::span<const Interaction> interactions, const AlsConfig& cfg, Side<T>& us,
+                     AlsModel& model) {
+  const int p = comm.size();
   us.n_rows = users.size();
   std::vector<HashedProduct> needed_items;
   for (const Interaction& it : interactions)
-    if (is_train(it)) needed_items.push_back({product_hash(it.product), it.product});
-  std::sort(needed_items.begin(), needed_items.end());
-  needed_items.erase(
-      std::unique(needed_items.begin(), needed_items.end(),
-                  [](const HashedProduct& a, const HashedProduct& b) { return a.hash == b.hash; }),
-      needed_items.end());
+    if (it.is_train()) needed_items.push_back({product_hash(it.product), it.product});
+  sort_unique(needed_items);
   us.recv_rows = needed_items.size();
   us.ptr.assign(us.n_rows + 1, 0);
   us.vshard.resize(us.n_rows);
   model.user_train_count.assign(us.n_rows, 0);
-  {
-    std::vector<std::vector<std::uint32_t>> to_rank(static_cast<std::size_t>(p));
-    std::size_t u = 0;
-    for (const Interaction& it : interactions) {
-      while (u < us.n_rows && users[u] < it.user) ++u;
-      if (u == us.n_rows || users[u] != it.user)
-        problem = "als: an interaction's user is missing from the user list";
-      if (!problem.empty()) break;
-      if (!is_train(it)) continue;
-      ++us.ptr[u + 1];
-      ++model.user_train_count[u];
-      us.col.push_back(index_of(needed_items, it.product));
-      us.conf.push_back(static_cast<T>(1.0 + cfg.alpha * it.strength));
-      auto& dest = to_rank[static_cast<std::size_t>(item_owner(map, it.product))];
-      if (dest.empty() || dest.back() != u) dest.push_back(static_cast<std::uint32_t>(u));
-    }
-    par::agree(comm, problem, ExitCode::internal);
-    for (std::size_t i = 0; i < us.n_rows; ++i) {
-      us.ptr[i + 1] += us.ptr[i];
-      us.vshard[i] = map.vshard_of(users[i]);
-    }
-    us.send_counts.resize(static_cast<std::size_t>(p));
-    for (std::size_t d = 0; d < to_rank.size(); ++d) {
-      us.send_counts[d] = to_rank[d].size();
-      us.send_rows.insert(us.send_rows.end(), to_rank[d].begin(), to_rank[d].end());
-    }
+  std::vector<std::vector<std::uint32_t>> to_rank(static_cast<std::size_t>(p));
+  std::string problem;
+  std::size_t u = 0;
+  for (const Interaction& it : interactions) {
+    while (u < us.n_rows && users[u] < it.user) ++u;
+    if (u == us.n_rows || users[u] != it.user)
+      problem = "als: an interaction's user is missing from the user list";
+    if (!problem.empty()) break;
+    if (!it.is_train()) continue;
+    ++us.ptr[u + 1];
+    ++model.user_train_count[u];
+    us.col.push_back(index_of(needed_items, it.product));
+    us.conf.push_back(static_cast<T>(1.0 + cfg.alpha * it.strength));
+    auto& dest = to_rank[static_cast<std::size_t>(item_owner(map, it.product))];
+    if (dest.empty() || dest.back() != u) dest.push_back(static_cast<std::uint32_t>(u));
   }
+  par::agree(comm, problem, ExitCode::internal);
+  for (std::size_t i = 0; i < us.n_rows; ++i) {
+    us.ptr[i + 1] += us.ptr[i];
+    us.vshard[i] = map.vshard_of(users[i]);
+  }
+  us.send_counts.resize(static_cast<std::size_t>(p));
+  for (std::size_t d = 0; d < to_rank.size(); ++d) {
+    us.send_counts[d] = to_rank[d].size();
+    us.send_rows.insert(us.send_rows.end(), to_rank[d].begin(), to_rank[d].end());
+  }
+}
 
-  // ---- transpose: every pair (train or not) to its item owner ----
+// Transpose: every pair (train or not) to its item owner.
+std::vector<PairRecord> transpose(par::Comm& comm, const par::VShardMap& map,
+                                  std::span<const Interaction> interactions,
+                                  std::size_t budget_bytes) {
   std::vector<PairRecord> out_pairs(interactions.size());
   for (std::size_t i = 0; i < interactions.size(); ++i)
     out_pairs[i] = {interactions[i].user, interactions[i].product, interactions[i].strength,
-                    is_train(interactions[i]) ? 1U : 0U, comm.rank()};
-  const std::vector<PairRecord> in_pairs = comm.exchange<PairRecord>(
-      out_pairs, [&](const PairRecord& r) { return item_owner(map, r.product); },
-      cfg.exchange_budget_bytes);
-  std::vector<PairRecord>().swap(out_pairs);
+                    interactions[i].is_train() ? 1U : 0U, comm.rank()};
+  return comm.exchange<PairRecord>(
+      out_pairs, [&](const PairRecord& r) { return item_owner(map, r.product); }, budget_bytes);
+}
 
-  // ---- item side ----
-  Side<T> is;
+// Item side from the transposed pairs: rows = owned products sorted by hash.
+template <class T>
+void build_item_side(int p, const par::VShardMap& map, const std::vector<PairRecord>& in_pairs,
+                     const AlsConfig& cfg, Side<T>& is, AlsModel& model) {
   std::vector<HashedProduct> owned;
   owned.reserve(in_pairs.size());
   for (const PairRecord& r : in_pairs) owned.push_back({product_hash(r.product), r.product});
-  std::sort(owned.begin(), owned.end());
-  owned.erase(
-      std::unique(owned.begin(), owned.end(),
-                  [](const HashedProduct& a, const HashedProduct& b) { return a.hash == b.hash; }),
-      owned.end());
+  sort_unique(owned);
   is.n_rows = owned.size();
   model.items.resize(is.n_rows);
   is.vshard.resize(is.n_rows);
@@ -352,177 +359,224 @@ AlsModel train_impl(par::Comm& comm, std::span<const std::uint64_t> users,
     is.vshard[i] = map.vshard_of(owned[i].hash);
   }
   model.item_train_count.assign(is.n_rows, 0);
-  {
-    // Received pairs come by source rank, each source's in (user, product) order, and user
-    // ranges grow with the rank: the training users are already in ascending order.
-    std::vector<std::uint32_t> item_of, user_of;
-    std::vector<std::vector<std::uint32_t>> items_of_source(static_cast<std::size_t>(p));
-    std::uint64_t last_user = 0;
-    bool have_user = false;
-    std::size_t n_users_needed = 0;
-    for (const PairRecord& r : in_pairs) {
-      if (!r.train) continue;
-      if (!have_user || r.user != last_user) {
-        if (have_user && r.user < last_user) throw Error("als: transposed users out of order");
-        ++n_users_needed;
-        last_user = r.user;
-        have_user = true;
-      }
-      const std::uint32_t item = index_of(owned, r.product);
-      item_of.push_back(item);
-      user_of.push_back(static_cast<std::uint32_t>(n_users_needed - 1));
-      items_of_source[static_cast<std::size_t>(r.source)].push_back(item);
-      ++model.item_train_count[item];
+  // Received pairs come by source rank, each source's in (user, product) order, and user
+  // ranges grow with the rank: the training users are already in ascending order.
+  std::vector<std::uint32_t> item_of, user_of;
+  std::vector<std::vector<std::uint32_t>> items_of_source(static_cast<std::size_t>(p));
+  std::uint64_t last_user = 0;
+  bool have_user = false;
+  std::size_t n_users_needed = 0;
+  for (const PairRecord& r : in_pairs) {
+    if (!r.train) continue;
+    if (!have_user || r.user != last_user) {
+      if (have_user && r.user < last_user) throw Error("als: transposed users out of order");
+      ++n_users_needed;
+      last_user = r.user;
+      have_user = true;
     }
-    is.recv_rows = n_users_needed;
-    // Stable counting sort by item: each item's users stay ascending.
-    is.ptr.assign(is.n_rows + 1, 0);
-    for (std::uint32_t item : item_of) ++is.ptr[item + 1];
-    for (std::size_t i = 0; i < is.n_rows; ++i) is.ptr[i + 1] += is.ptr[i];
-    is.col.resize(item_of.size());
-    is.conf.resize(item_of.size());
-    std::vector<std::uint64_t> pos(is.ptr.begin(), is.ptr.end() - 1);
-    std::size_t t = 0;
-    for (const PairRecord& r : in_pairs) {
-      if (!r.train) continue;
-      const std::uint64_t at = pos[item_of[t]]++;
-      is.col[at] = user_of[t];
-      is.conf[at] = static_cast<T>(1.0 + cfg.alpha * r.strength);
-      ++t;
-    }
-    is.send_counts.resize(static_cast<std::size_t>(p));
-    for (std::size_t s = 0; s < items_of_source.size(); ++s) {
-      auto& v = items_of_source[s];
-      std::sort(v.begin(), v.end());
-      v.erase(std::unique(v.begin(), v.end()), v.end());
-      is.send_counts[s] = v.size();
-      is.send_rows.insert(is.send_rows.end(), v.begin(), v.end());
-    }
+    const std::uint32_t item = index_of(owned, r.product);
+    item_of.push_back(item);
+    user_of.push_back(static_cast<std::uint32_t>(n_users_needed - 1));
+    items_of_source[static_cast<std::size_t>(r.source)].push_back(item);
+    ++model.item_train_count[item];
   }
+  is.recv_rows = n_users_needed;
+  // Stable counting sort by item: each item's users stay ascending.
+  is.ptr.assign(is.n_rows + 1, 0);
+  for (std::uint32_t item : item_of) ++is.ptr[item + 1];
+  for (std::size_t i = 0; i < is.n_rows; ++i) is.ptr[i + 1] += is.ptr[i];
+  is.col.resize(item_of.size());
+  is.conf.resize(item_of.size());
+  std::vector<std::uint64_t> pos(is.ptr.begin(), is.ptr.end() - 1);
+  std::size_t t = 0;
+  for (const PairRecord& r : in_pairs) {
+    if (!r.train) continue;
+    const std::uint64_t at = pos[item_of[t]]++;
+    is.col[at] = user_of[t];
+    is.conf[at] = static_cast<T>(1.0 + cfg.alpha * r.strength);
+    ++t;
+  }
+  is.send_counts.resize(static_cast<std::size_t>(p));
+  for (std::size_t s = 0; s < items_of_source.size(); ++s) {
+    auto& v = items_of_source[s];
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+    is.send_counts[s] = v.size();
+    is.send_rows.insert(is.send_rows.end(), v.begin(), v.end());
+  }
+}
 
-  // ---- initial factors (rows without training pairs are 0) ----
-  us.factors.assign(us.n_rows * kk, T(0));
-  for (std::size_t u = 0; u < us.n_rows; ++u)
-    if (us.ptr[u + 1] > us.ptr[u])
-      for (int j = 0; j < k; ++j)
-        us.factors[u * kk + static_cast<std::size_t>(j)] =
-            static_cast<T>(als_init_value(cfg.seed, false, users[u], j, cfg.init_scale));
-  is.factors.assign(is.n_rows * kk, T(0));
-  for (std::size_t i = 0; i < is.n_rows; ++i)
-    if (is.ptr[i + 1] > is.ptr[i])
-      for (int j = 0; j < k; ++j)
-        is.factors[i * kk + static_cast<std::size_t>(j)] =
-            static_cast<T>(als_init_value(cfg.seed, true, model.items[i], j, cfg.init_scale));
+// Initial factors (rows without training pairs are 0).
+template <class T>
+void init_factors(Side<T>& side, std::span<const std::uint64_t> ids, bool is_item,
+                  const AlsConfig& cfg) {
+  const auto kk = static_cast<std::size_t>(cfg.factors);
+  side.factors.assign(side.n_rows * kk, T(0));
+  for (std::size_t r = 0; r < side.n_rows; ++r)
+    if (side.ptr[r + 1] > side.ptr[r])
+      for (int j = 0; j < cfg.factors; ++j)
+        side.factors[r * kk + static_cast<std::size_t>(j)] =
+            static_cast<T>(als_init_value(cfg.seed, is_item, ids[r], j, cfg.init_scale));
+}
+
+// Resumes from a checkpoint (pipeline hook); returns the first sweep to run.
+template <class T>
+int resume_from(par::Comm& comm, const AlsConfig& cfg, Side<T>& us, Side<T>& is, AlsModel& model) {
+  if (!cfg.resume) return 0;
+  const AlsState* s = cfg.resume();
+  if (s == nullptr) return 0;
+  const bool fits = s->iteration >= 0 && s->iteration <= cfg.iterations &&
+                    s->user_factors.size() == us.factors.size() &&
+                    s->item_factors.size() == is.factors.size();
+  par::agree(comm, fits ? "" : "als: the checkpoint does not fit this training",
+             ExitCode::internal);
+  std::transform(s->user_factors.begin(), s->user_factors.end(), us.factors.begin(),
+                 [](double v) { return static_cast<T>(v); });
+  std::transform(s->item_factors.begin(), s->item_factors.end(), is.factors.begin(),
+                 [](double v) { return static_cast<T>(v); });
+  model.loss = s->loss;
+  return s->iteration;
+}
+
+// HKV training loss from the item side's pairs and both Gram matrices (collective).
+template <class T>
+double training_loss(par::Comm& comm, const Side<T>& is, int k, double lambda,
+                     const std::vector<double>& gram_x, const std::vector<double>& gram_y) {
+  const auto kk = static_cast<std::size_t>(k);
+  // Observed pairs: c (1 - s)^2 - s^2 (the s^2 of every pair is tr(X^T X Y^T Y)).
+  par::ExactVector observed(1);
+  for (std::size_t i = 0; i < is.n_rows; ++i) {
+    double part = 0.0;
+    const T* y = is.factors.data() + i * kk;
+    for (std::uint64_t t = is.ptr[i]; t < is.ptr[i + 1]; ++t) {
+      const T* x = is.other.data() + static_cast<std::size_t>(is.col[t]) * kk;
+      const double s = static_cast<double>(kernel::dot(k, x, y));
+      const double c = static_cast<double>(is.conf[t]);
+      part += c * (1.0 - s) * (1.0 - s) - s * s;
+    }
+    if (is.ptr[i + 1] > is.ptr[i]) observed.add(0, part);
+  }
+  const double obs = comm.exact_sum(observed)[0];
+  double all_pairs = 0.0, trace_x = 0.0, trace_y = 0.0;
+  for (std::size_t a = 0; a < kk * kk; ++a) all_pairs += gram_x[a] * gram_y[a];
+  for (std::size_t a = 0; a < kk; ++a) {
+    trace_x += gram_x[a * kk + a];
+    trace_y += gram_y[a * kk + a];
+  }
+  return obs + all_pairs + lambda * (trace_x + trace_y);
+}
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Solves every row of `side` given the other side's rows it received and their Gram matrix.
+template <class T>
+void solve_side(Side<T>& side, const std::vector<double>& gram_other, const AlsConfig& cfg,
+                std::vector<T>& scratch) {
+  const std::vector<T> g = regularised<T>(gram_other, cfg.factors, cfg.regularization);
+  solve_rows(cfg.factors, g.data(), side.other.data(), side.ptr.data(), side.col.data(),
+             side.conf.data(), side.n_rows, cfg.cg_steps, cfg.cholesky, side.factors.data(),
+             scratch.data());
+}
+
+// Half a sweep: `to`'s rows solved given `from`'s rows (sent along from's plan) and their Gram
+// matrix; returns `to`'s Gram matrix. Adds the phases' seconds to the model.
+template <class T>
+std::vector<double> half_sweep(par::Comm& comm, const par::Exchanger& exchanger,
+                               const AlsConfig& cfg, const Side<T>& from, Side<T>& to,
+                               const std::vector<double>& gram_from, std::vector<T>& scratch,
+                               AlsModel& model) {
+  auto tp = Clock::now();
+  send_factors(comm, exchanger, from, to, cfg.factors);
+  model.exchange_seconds += since(tp);
+  tp = Clock::now();
+  solve_side(to, gram_from, cfg, scratch);
+  model.solve_seconds += since(tp);
+  tp = Clock::now();
+  std::vector<double> gram_to = exact_gram(comm, to, cfg.factors);
+  model.gram_seconds += since(tp);
+  return gram_to;
+}
+
+// One sweep: X given Y, then Y given X; updates gram_y and the model's timings and loss.
+template <class T>
+void sweep(par::Comm& comm, const par::Exchanger& exchanger, const AlsConfig& cfg, Side<T>& us,
+           Side<T>& is, std::vector<double>& gram_y, std::vector<T>& scratch, AlsModel& model) {
+  const std::vector<double> gram_x =
+      half_sweep(comm, exchanger, cfg, is, us, gram_y, scratch, model);
+  gram_y = half_sweep(comm, exchanger, cfg, us, is, gram_x, scratch, model);
+  const auto tp = Clock::now();
+  if (cfg.compute_loss)
+    model.loss.push_back(training_loss(comm, is, cfg.factors, cfg.regularization, gram_x, gram_y));
+  model.loss_seconds += since(tp);
+}
+
+void log_iteration(const Logger& log, const AlsConfig& cfg, const AlsModel& model, int iter,
+                   const std::uint64_t (&sizes)[3]) {
+  std::ostringstream os;
+  os << "als: iteration " << (iter + 1) << "/" << cfg.iterations;
+  if (cfg.compute_loss) {
+    const double pairs = static_cast<double>(sizes[0]) * static_cast<double>(sizes[1]);
+    os << " loss " << model.loss.back() << " (per pair " << model.loss.back() / pairs << ")";
+  }
+  os << " " << fixed(model.iteration_seconds.back(), 3) << " s";
+  log.info(os.str());
+}
+
+template <class T>
+AlsModel train_impl(par::Comm& comm, std::span<const std::uint64_t> users,
+                    std::span<const Interaction> interactions, const AlsConfig& cfg,
+                    const Logger* log) {
+  const auto t_setup = Clock::now();
+  const int k = cfg.factors;
+  const par::VShardMap map(cfg.vshards, comm.size());
+  const par::StageScope stage(comm.observer(), "als");
+  validate_input(comm, map, users, interactions, cfg);
+
+  AlsModel model;
+  model.factors = k;
+  model.precision = std::is_same_v<T, float> ? FactorPrecision::float32 : FactorPrecision::float64;
+  model.users.assign(users.begin(), users.end());
+  Side<T> us, is;
+  build_user_side(comm, map, users, interactions, cfg, us, model);
+  build_item_side(comm.size(), map, transpose(comm, map, interactions, cfg.exchange_budget_bytes),
+                  cfg, is, model);
+  // The factor rows travel the same way every sweep: both plans are built once.
+  plan_exchange(comm, us, k, cfg.exchange_budget_bytes);
+  plan_exchange(comm, is, k, cfg.exchange_budget_bytes);
+  const auto exchanger = par::make_exchanger(cfg.exchange);
+  init_factors(us, users, false, cfg);
+  init_factors(is, std::span<const std::uint64_t>(model.items), true, cfg);
 
   // Global sizes (exact integer sums) for the log.
   std::uint64_t sizes[3] = {users.size(), is.n_rows, us.col.size()};
   comm.allreduce_sum(std::span<std::uint64_t>(sizes, 3));
-  model.setup_seconds = std::chrono::duration<double>(clock::now() - t_setup).count();
+  model.setup_seconds = since(t_setup);
   if (log)
     log->info("als: ", sizes[0], " users, ", sizes[1], " products, ", sizes[2],
               " training pairs; k=", k, " lambda=", cfg.regularization, " alpha=", cfg.alpha, " ",
               cfg.cholesky ? std::string("cholesky") : "cg(" + std::to_string(cfg.cg_steps) + ")",
-              " ", name_of(model.precision), "; setup ", fixed(model.setup_seconds, 2), " s");
+              " ", name_of(model.precision), " ", par::name_of(cfg.exchange), "; setup ",
+              fixed(model.setup_seconds, 2), " s");
 
-  // ---- resume from a checkpoint (pipeline hook) ----
-  int first_iter = 0;
-  if (cfg.resume) {
-    if (const AlsState* s = cfg.resume()) {
-      const bool fits = s->iteration >= 0 && s->iteration <= cfg.iterations &&
-                        s->user_factors.size() == us.factors.size() &&
-                        s->item_factors.size() == is.factors.size();
-      par::agree(comm, fits ? "" : "als: the checkpoint does not fit this training",
-                 ExitCode::internal);
-      std::transform(s->user_factors.begin(), s->user_factors.end(), us.factors.begin(),
-                     [](double v) { return static_cast<T>(v); });
-      std::transform(s->item_factors.begin(), s->item_factors.end(), is.factors.begin(),
-                     [](double v) { return static_cast<T>(v); });
-      model.loss = s->loss;
-      first_iter = s->iteration;
-    }
-  }
+  const int first_iter = resume_from(comm, cfg, us, is, model);
   const auto snapshot = [&](int done) {
     return AlsState{done, std::vector<double>(us.factors.begin(), us.factors.end()),
                     std::vector<double>(is.factors.begin(), is.factors.end()), model.loss};
   };
-
   std::vector<T> scratch(als_scratch_size(k));
-  auto since = [](clock::time_point t) {
-    return std::chrono::duration<double>(clock::now() - t).count();
-  };
   std::vector<double> gram_y = exact_gram(comm, is, k);
   for (int iter = first_iter; iter < cfg.iterations; ++iter) {
-    const auto t0 = clock::now();
-    // users: X = argmin given Y
-    auto tp = clock::now();
-    send_factors(comm, is, us, k, cfg.exchange_budget_bytes);
-    model.exchange_seconds += since(tp);
-    tp = clock::now();
-    {
-      const std::vector<T> g = regularised<T>(gram_y, k, cfg.regularization);
-      solve_rows(k, g.data(), us.other.data(), us.ptr.data(), us.col.data(), us.conf.data(),
-                 us.n_rows, cfg.cg_steps, cfg.cholesky, us.factors.data(), scratch.data());
-    }
-    model.solve_seconds += since(tp);
-    tp = clock::now();
-    const std::vector<double> gram_x = exact_gram(comm, us, k);
-    model.gram_seconds += since(tp);
-    // items: Y = argmin given X
-    tp = clock::now();
-    send_factors(comm, us, is, k, cfg.exchange_budget_bytes);
-    model.exchange_seconds += since(tp);
-    tp = clock::now();
-    {
-      const std::vector<T> g = regularised<T>(gram_x, k, cfg.regularization);
-      solve_rows(k, g.data(), is.other.data(), is.ptr.data(), is.col.data(), is.conf.data(),
-                 is.n_rows, cfg.cg_steps, cfg.cholesky, is.factors.data(), scratch.data());
-    }
-    model.solve_seconds += since(tp);
-    tp = clock::now();
-    gram_y = exact_gram(comm, is, k);
-    model.gram_seconds += since(tp);
-    tp = clock::now();
-    if (cfg.compute_loss) {
-      // Observed pairs: c (1 - s)^2 - s^2 (the s^2 of every pair is tr(X^T X Y^T Y)).
-      par::ExactVector observed(1);
-      for (std::size_t i = 0; i < is.n_rows; ++i) {
-        double part = 0.0;
-        const T* y = is.factors.data() + i * kk;
-        for (std::uint64_t t = is.ptr[i]; t < is.ptr[i + 1]; ++t) {
-          const T* x = is.other.data() + static_cast<std::size_t>(is.col[t]) * kk;
-          const double s = static_cast<double>(kernel::dot(k, x, y));
-          const double c = static_cast<double>(is.conf[t]);
-          part += c * (1.0 - s) * (1.0 - s) - s * s;
-        }
-        if (is.ptr[i + 1] > is.ptr[i]) observed.add(0, part);
-      }
-      const double obs = comm.exact_sum(observed)[0];
-      double all_pairs = 0.0, trace_x = 0.0, trace_y = 0.0;
-      for (std::size_t a = 0; a < kk * kk; ++a) all_pairs += gram_x[a] * gram_y[a];
-      for (std::size_t a = 0; a < kk; ++a) {
-        trace_x += gram_x[a * kk + a];
-        trace_y += gram_y[a * kk + a];
-      }
-      model.loss.push_back(obs + all_pairs + cfg.regularization * (trace_x + trace_y));
-    }
-    model.loss_seconds += since(tp);
-    model.iteration_seconds.push_back(std::chrono::duration<double>(clock::now() - t0).count());
-    if (log) {
-      std::ostringstream os;
-      os << "als: iteration " << (iter + 1) << "/" << cfg.iterations;
-      if (cfg.compute_loss) {
-        const double pairs = static_cast<double>(sizes[0]) * static_cast<double>(sizes[1]);
-        os << " loss " << model.loss.back() << " (per pair " << model.loss.back() / pairs << ")";
-      }
-      os << " " << fixed(model.iteration_seconds.back(), 3) << " s";
-      log->info(os.str());
-    }
+    const auto t0 = Clock::now();
+    sweep(comm, *exchanger, cfg, us, is, gram_y, scratch, model);
+    model.iteration_seconds.push_back(since(t0));
+    if (log) log_iteration(*log, cfg, model, iter, sizes);
     if (cfg.after_iteration) cfg.after_iteration(iter + 1, [&] { return snapshot(iter + 1); });
   }
-
   model.user_factors.assign(us.factors.begin(), us.factors.end());
   model.item_factors.assign(is.factors.begin(), is.factors.end());
-  comm.set_stage(saved_stage);
   return model;
 }
 

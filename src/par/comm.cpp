@@ -43,8 +43,7 @@ Comm::Comm(Comm&& other) noexcept
       owned_(other.owned_),
       rank_(other.rank_),
       size_(other.size_),
-      stage_(std::move(other.stage_)),
-      traffic_(std::move(other.traffic_)) {
+      observer_(other.observer_) {
   other.comm_ = MPI_COMM_NULL;
   other.owned_ = false;
 }
@@ -56,8 +55,7 @@ Comm& Comm::operator=(Comm&& other) noexcept {
     owned_ = other.owned_;
     rank_ = other.rank_;
     size_ = other.size_;
-    stage_ = std::move(other.stage_);
-    traffic_ = std::move(other.traffic_);
+    observer_ = other.observer_;
     other.comm_ = MPI_COMM_NULL;
     other.owned_ = false;
   }
@@ -128,39 +126,6 @@ ExactVector Comm::exact_combine(const ExactVector& local) {
   return out;
 }
 
-void Comm::exchange_round_plan(std::span<const std::uint64_t> counts, std::size_t record_bytes,
-                               std::size_t budget_bytes, std::vector<std::uint64_t>& recv_counts,
-                               std::uint64_t& per_dest, std::uint64_t& rounds) {
-  const auto p = static_cast<std::uint64_t>(size_);
-  recv_counts = alltoall<std::uint64_t>(counts);
-  // At most this many records to each destination per round; also keeps every count and
-  // displacement of one round below 2^31.
-  const std::uint64_t by_budget = budget_bytes / (p * record_bytes);
-  const std::uint64_t by_int = static_cast<std::uint64_t>(std::numeric_limits<int>::max()) / p;
-  per_dest = std::max<std::uint64_t>(1, std::min(by_budget, by_int));
-  std::uint64_t my_rounds = 0;
-  for (std::uint64_t d = 0; d < p; ++d)
-    my_rounds = std::max(my_rounds, (counts[d] + per_dest - 1) / per_dest);
-  // Receive side is covered too: a sender's rounds bound what it sends to us.
-  rounds = allreduce_max<std::uint64_t>(my_rounds);
-}
-
-void Comm::alltoallv_records(const std::byte* send, const std::vector<int>& scounts,
-                             const std::vector<int>& sdispl, std::byte* recv,
-                             const std::vector<int>& rcounts, const std::vector<int>& rdispl,
-                             std::size_t record_bytes) {
-  RecordType rt(record_bytes);
-  check(MPI_Alltoallv(send, scounts.data(), sdispl.data(), rt.get(), recv, rcounts.data(),
-                      rdispl.data(), rt.get(), comm_),
-        "MPI_Alltoallv");
-  std::uint64_t s = 0, r = 0;
-  for (std::size_t d = 0; d < scounts.size(); ++d) {
-    s += static_cast<std::uint64_t>(scounts[d]);
-    r += static_cast<std::uint64_t>(rcounts[d]);
-  }
-  count_traffic(s * record_bytes, r * record_bytes);
-}
-
 void agree(Comm& comm, const std::string& local_error, ExitCode code) {
   const int mine = local_error.empty() ? comm.size() : comm.rank();
   const int first = comm.allreduce_min(mine);
@@ -174,56 +139,4 @@ void agree(Comm& comm, const std::string& local_error, ExitCode code) {
   throw e;
 }
 
-}  // namespace ecom::par
-
-#include <chrono>
-#include <cstdlib>
-#include <thread>
-#include <utility>
-
-#include "ecom/core/signals.hpp"
-
-namespace ecom::par {
-namespace {
-// Test hook: ECOM_TEST_STOP_PAUSE=S makes every rank sleep S seconds at each stop point, so that
-// the checkpoint tests can signal a run in a known step however fast the machine is.
-double stop_pause_seconds() {
-  const char* env = std::getenv("ECOM_TEST_STOP_PAUSE");
-  if (env == nullptr) return 0;
-  char* end = nullptr;
-  const double s = std::strtod(env, &end);
-  return end != env && s > 0 && s < 60 ? s : 0;
-}
-}  // namespace
-
-bool stop_requested(Comm& comm) {
-  static const double pause = stop_pause_seconds();
-  if (pause > 0) std::this_thread::sleep_for(std::chrono::duration<double>(pause));
-  return !comm.all_ok(!stop_signalled());
-}
-
-void test_throw_point(int rank, const std::string& point) {
-  // ECOM_TEST_THROW_ON_RANK=R[:POINT], read once; a malformed value is ignored (no rank -1).
-  static const std::pair<int, std::string> target = [] {
-    const char* env = std::getenv("ECOM_TEST_THROW_ON_RANK");
-    if (env == nullptr) return std::pair<int, std::string>(-1, "");
-    const std::string v(env);
-    const auto colon = v.find(':');
-    char* end = nullptr;
-    const long r = std::strtol(v.c_str(), &end, 10);
-    if (end == v.c_str() || r < 0 || (colon != std::string::npos && end != v.c_str() + colon) ||
-        (colon == std::string::npos && *end != '\0'))
-      return std::pair<int, std::string>(-1, "");
-    return std::pair<int, std::string>(static_cast<int>(r),
-                                       colon == std::string::npos ? "start" : v.substr(colon + 1));
-  }();
-  if (rank == target.first && point == target.second)
-    throw Error("test hook ECOM_TEST_THROW_ON_RANK: rank " + std::to_string(rank) +
-                " fails alone at '" + point + "'");
-}
-
-void Comm::set_stage(const std::string& stage) {
-  stage_ = stage;
-  test_throw_point(rank_, stage);
-}
 }  // namespace ecom::par

@@ -84,15 +84,16 @@ void log_stage_stats(const Logger& log, const std::vector<StageStat>& stats) {
   }
 }
 
-std::vector<TrafficStat> reduce_traffic(Comm& comm) {
+std::vector<TrafficStat> reduce_traffic(Comm& comm, const TrafficObserver& observer) {
+  const auto& traffic = observer.traffic();
   std::vector<std::string> mine;
-  for (const auto& [stage, t] : comm.traffic()) mine.push_back(stage);
+  for (const auto& [stage, t] : traffic) mine.push_back(stage);
   const auto stages = union_of_names(comm, mine);
   const std::size_t n = stages.size();
   std::vector<std::uint64_t> s(n, 0), r(n, 0);
   for (std::size_t i = 0; i < n; ++i) {
-    auto it = comm.traffic().find(stages[i]);
-    if (it != comm.traffic().end()) {
+    auto it = traffic.find(stages[i]);
+    if (it != traffic.end()) {
       s[i] = it->second.sent;
       r[i] = it->second.received;
     }

@@ -125,7 +125,7 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   }
 
   // ---- events ---------------------------------------------------------------------------
-  comm.set_stage("analyze/read");
+  ctx.observer.set_stage("analyze/read");
   std::vector<Event> events;
   std::vector<io::FileManifest> manifest;
   std::uint32_t vshards = 0;
@@ -142,7 +142,7 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
     par::agree(comm, "the event store " + opts.store + " holds no events", ExitCode::input);
 
   // ---- features -------------------------------------------------------------------------
-  comm.set_stage("analyze/features");
+  ctx.observer.set_stage("analyze/features");
   features::FeatureContext fctx;
   fctx.config = m.features;
   features::validate(fctx.config);
@@ -168,7 +168,7 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   check_stop(ctx, "features");
 
   // ---- transform and PCA ----------------------------------------------------------------
-  comm.set_stage("analyze/pca");
+  ctx.observer.set_stage("analyze/pca");
   ml::Scaler scaler;
   ml::RowMatrix transformed;
   ml::Pca pca;
@@ -192,7 +192,7 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   check_stop(ctx, "pca");
 
   // ---- segments -------------------------------------------------------------------------
-  comm.set_stage("analyze/kmeans");
+  ctx.observer.set_stage("analyze/kmeans");
   ml::SelectionOptions sel = m.selection;
   if (m.k > 0) sel.k_min = sel.k_max = m.k;
   if (n_users < static_cast<std::uint64_t>(std::max(1, sel.k_min)))
@@ -230,7 +230,7 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   check_stop(ctx, "segments");
 
   // ---- propensity -----------------------------------------------------------------------
-  comm.set_stage("analyze/propensity");
+  ctx.observer.set_stage("analyze/propensity");
   ml::PropensityModel propensity;
   ml::PropensityHoldout propensity_holdout;
   std::vector<double> proba;
@@ -267,7 +267,7 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   // ---- recommendations ------------------------------------------------------------------
   ml::RecommenderResult recs;
   if (m.recommend) {
-    comm.set_stage("analyze/als");
+    ctx.observer.set_stage("analyze/als");
     ScopedTimer t(ctx.timers, "recommend");
     ml::RecommenderConfig rc = m.recommender;
     rc.als.vshards = vshards;
@@ -286,7 +286,7 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   check_stop(ctx, "recommend");
 
   // ---- outputs --------------------------------------------------------------------------
-  comm.set_stage("analyze/write");
+  ctx.observer.set_stage("analyze/write");
   std::optional<ScopedTimer> tw;
   tw.emplace(ctx.timers, "write");
   const std::string dir = opts.out;
@@ -520,7 +520,7 @@ void run_analyze(Context& ctx, const AnalyzeOptions& opts) {
   const auto stages = par::reduce_timers(comm, ctx.timers);
   const auto rss = par::reduce_peak_rss(comm);
   // For the scaling tables (scripts/scaling.sh): bytes moved per stage, each rank's peak RSS.
-  const auto traffic = par::reduce_traffic(comm);
+  const auto traffic = par::reduce_traffic(comm, ctx.observer);
   const auto rss_per_rank = comm.allgather<std::uint64_t>(par::peak_rss_bytes());
   if (comm.rank() == 0) {
     std::ostringstream js;

@@ -783,7 +783,7 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
     }
     ScopedTimer t(ctx.timers, "shuffle");
     CpuTimer cpu_2(result.cpu_seconds[2]);
-    comm.set_stage("ingest/shuffle");
+    ctx.observer.set_stage("ingest/shuffle");
     // Lines shipped this round are parsed in the next one.
     more = more || text.outgoing() || text.queued();
     std::array<int, 2> flags = {more ? 1 : 0, read_error.empty() ? 0 : 1};

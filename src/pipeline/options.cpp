@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "ecom/core/cli.hpp"
+#include "ecom/par/exchange.hpp"
 
 namespace ecom::pipeline {
 
@@ -204,6 +205,12 @@ void add_als_options(CLI::App* app, ModelOptions& m) {
          "Factor precision: double (default, reproducible) or float")
       ->check(CLI::IsMember({"double", "float"}))
       ->default_str("double")
+      ->group(kModel);
+  app->add_option_function<std::string>(
+         "--exchange", [&r](const std::string& v) { r.als.exchange = par::parse_exchange_kind(v); },
+         "How ALS factor rows travel: alltoallv (default) or sparse (same results)")
+      ->check(CLI::IsMember({"alltoallv", "sparse"}))
+      ->default_str("alltoallv")
       ->group(kModel);
 }
 

@@ -97,7 +97,7 @@ int run_run(Context& ctx, const RunOptions& ro, const ModelOptions& model) {
   }
   const std::string store = ro.ingest.store.empty() ? ro.out + "/events.h5" : ro.ingest.store;
   if (!checkpoint.done("ingest")) {
-    comm.set_stage("ingest");
+    ctx.observer.set_stage("ingest");
     IngestOptions io = ro.ingest;
     io.store = store;
     run_ingest(ctx, io);
@@ -105,7 +105,7 @@ int run_run(Context& ctx, const RunOptions& ro, const ModelOptions& model) {
   }
   stop_if_requested(comm, "ingest");
   if (!checkpoint.done("profile")) {
-    comm.set_stage("profile");
+    ctx.observer.set_stage("profile");
     ProfileOptions po;
     po.store = store;
     po.out = ro.out + "/profile";

@@ -208,7 +208,7 @@ ScoreSummary run_score(Context& ctx, const ScoreOptions& opts) {
   }
 
   // ---- the saved model --------------------------------------------------------------------
-  comm.set_stage("score/model");
+  ctx.observer.set_stage("score/model");
   SavedModel model;
   {
     ScopedTimer t(ctx.timers, "model");
@@ -222,7 +222,7 @@ ScoreSummary run_score(Context& ctx, const ScoreOptions& opts) {
   const std::uint32_t vshards = store ? store->vshards() : par::kDefaultVShards;
 
   // ---- new events: ingested into a temporary store (parse, validate, pseudonymise, shuffle) --
-  comm.set_stage("score/ingest");
+  ctx.observer.set_stage("score/ingest");
   std::vector<Event> events;
   {
     const std::string batch = opts.out + "/.score-batch.h5";
@@ -247,7 +247,7 @@ ScoreSummary run_score(Context& ctx, const ScoreOptions& opts) {
   const std::vector<std::uint64_t> users = ml::distinct_users(events);
 
   // ---- history of those users from the run's store ------------------------------------------
-  comm.set_stage("score/history");
+  ctx.observer.set_stage("score/history");
   if (store) {
     ScopedTimer t(ctx.timers, "history");
     const std::vector<Event> stored = store->read_my_events(comm);
@@ -268,7 +268,7 @@ ScoreSummary run_score(Context& ctx, const ScoreOptions& opts) {
                : std::string("no history (") + (opts.history ? "no store" : "--no-history") + ")");
 
   // ---- features, transform, PCA, segments ------------------------------------------------
-  comm.set_stage("score/segments");
+  ctx.observer.set_stage("score/segments");
   features::FeatureTable table;
   std::vector<std::int32_t> labels;
   std::vector<double> confidence, proba;
@@ -295,7 +295,7 @@ ScoreSummary run_score(Context& ctx, const ScoreOptions& opts) {
   }
 
   // ---- recommendations --------------------------------------------------------------------
-  comm.set_stage("score/recommend");
+  ctx.observer.set_stage("score/recommend");
   std::vector<ml::Recommendation> recs;
   if (model.has_als) {
     ScopedTimer t(ctx.timers, "recommend");
@@ -315,7 +315,7 @@ ScoreSummary run_score(Context& ctx, const ScoreOptions& opts) {
   }
 
   // ---- outputs ----------------------------------------------------------------------------
-  comm.set_stage("score/write");
+  ctx.observer.set_stage("score/write");
   {
     ScopedTimer t(ctx.timers, "write");
     par::write_ordered(comm, opts.out + "/customer_segments.csv",

@@ -2,7 +2,8 @@
 # Recommendations end to end on a small synthetic set (30k events) plus two crafted users:
 #  1. `ecom run` (np 2), then `ecom analyze` of its store with np 1, 3 and 4: recommendations.csv
 #     byte-identical for every np (double factors), /als and /recs identical (h5diff), and the
-#     run.json metrics of `als` and `popularity` equal within 1e-6;
+#     run.json metrics of `als` and `popularity` equal within 1e-6; the same with
+#     `--exchange sparse` (np 3 and 4): recommendations.csv, /als and /recs byte-identical;
 #  2. recommendations.csv against numpy (check_recommend.py recs): the ALS top-N recomputed from
 #     /als factors over the catalogue minus purchased products (ties to the lower product id),
 #     the fallback rows of a user with only remove_from_cart events (category_popular, then
@@ -54,6 +55,15 @@ for n in (2, 3, 4):
 print("metrics equal for np 1..4:", {k: round(runs[1]["als"][k], 4) for k in keys})
 PY
 ok "recommendations.csv, /als and /recs identical and metrics equal for np 1, 2, 3, 4"
+for n in 3 4; do
+  mpi $n analyze --store "$WORK/np2/events.h5" --out "$WORK/sparse$n" --run-time $T --exchange sparse \
+    "${FAST[@]}"
+  cmp "$WORK/np2/recommendations.csv" "$WORK/sparse$n/recommendations.csv" \
+    || fail "recommendations.csv differs with --exchange sparse (np $n)"
+  h5diff "$WORK/np2/ecom.h5" "$WORK/sparse$n/ecom.h5" /als /als || fail "/als differs with sparse (np $n)"
+  h5diff "$WORK/np2/ecom.h5" "$WORK/sparse$n/ecom.h5" /recs /recs || fail "/recs differs with sparse (np $n)"
+done
+ok "--exchange sparse: recommendations.csv, /als and /recs identical to alltoallv (np 3, 4)"
 
 $PY "$CHECK" recs "$WORK/np1" "$key" "$csv" "$WORK/extra.csv" || fail "recommendations differ from numpy"
 u1=$($PY -c "import hmac,hashlib;print(hmac.new(open('$key','rb').read(),b'990000001',hashlib.sha256).hexdigest()[:16])")

@@ -108,6 +108,8 @@ struct Rec {
 
 TEST(Comm, ChunkedAllToAllManyRoundsWithSilentRanks) {
   auto comm = Comm::world();
+  TrafficObserver observer(comm.rank());
+  comm.attach(&observer);
   const int r = comm.rank(), p = comm.size();
   // Rank 0 sends nothing; the others send a varying number of records to hashed owners.
   std::vector<Rec> recs;
@@ -133,7 +135,8 @@ TEST(Comm, ChunkedAllToAllManyRoundsWithSilentRanks) {
     EXPECT_EQ(got[i].src, expect[i].src);
     EXPECT_EQ(got[i].seq, expect[i].seq);  // order: by source, then send order
   }
-  EXPECT_GT(comm.traffic().at("other").sent + comm.traffic().at("other").received, 0u);
+  EXPECT_GT(observer.traffic().at("other").sent + observer.traffic().at("other").received, 0u);
+  comm.attach(nullptr);
 }
 
 // exchange_into reads each destination's records where they lie (here: fixed-size slots with
@@ -370,10 +373,14 @@ TEST(Stats, TimersAndTrafficReduce) {
     EXPECT_EQ(stats[2].min, 0.0);
     EXPECT_GT(stats[2].max, 0.0);
   }
-  comm.set_stage("test-stage");
-  (void)comm.allreduce_sum(1);
-  comm.set_stage("other");
-  const auto traffic = reduce_traffic(comm);
+  TrafficObserver observer(comm.rank());
+  comm.attach(&observer);
+  {
+    const StageScope scope(&observer, "test-stage");
+    (void)comm.allreduce_sum(1);
+  }
+  EXPECT_EQ(observer.stage(), "other");
+  const auto traffic = reduce_traffic(comm, observer);
   bool found = false;
   for (const auto& x : traffic)
     if (x.stage == "test-stage") {

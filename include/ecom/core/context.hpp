@@ -4,6 +4,7 @@
 
 #include "ecom/core/log.hpp"
 #include "ecom/core/timer.hpp"
+#include "ecom/par/observer.hpp"
 
 namespace ecom::par {
 class Comm;
@@ -12,12 +13,23 @@ class Comm;
 namespace ecom {
 
 struct Context {
+  // Attaches `observer` to `comm` (and detaches it on destruction): the comm's traffic is counted
+  // there. Defined in src/par/observer.cpp (it needs Comm).
+  Context(par::Comm& comm, Logger log, Timers timers = {}, bool progress = true,
+          std::string config_text = "", std::string command_line = "");
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
   par::Comm& comm;
   Logger log;
   Timers timers;
   bool progress = true;     // progress lines on rank 0
   std::string config_text;  // the effective configuration (stored in outputs)
   std::string command_line;
+  // Traffic per stage and the stage-boundary test hooks: observer.set_stage(name) names the
+  // stage, observer.traffic() reads the counters.
+  par::TrafficObserver observer;
 };
 
 }  // namespace ecom

@@ -22,6 +22,7 @@
 #include "ecom/core/log.hpp"
 #include "ecom/ml/interactions.hpp"
 #include "ecom/par/comm.hpp"
+#include "ecom/par/exchange.hpp"
 #include "ecom/par/vshard.hpp"
 
 namespace ecom::ml {
@@ -54,6 +55,8 @@ struct AlsConfig {
   std::uint32_t vshards = par::kDefaultVShards;  // V of the user and item shard maps
   bool compute_loss = true;  // training loss per iteration (one extra pass over the pairs)
   std::size_t exchange_budget_bytes = std::size_t{64} << 20;
+  // How factor rows travel each sweep (along plans built once per training): same results.
+  par::ExchangeKind exchange = par::ExchangeKind::alltoallv;
   // Checkpoint hooks (optional, collective). `resume` is called once after setup and may return
   // a state to continue from; `after_iteration(done, snapshot)` after every sweep (it may save
   // snapshot() and may throw to stop the training).

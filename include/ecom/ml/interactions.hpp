@@ -50,12 +50,11 @@ struct Interaction {
   std::uint8_t pad_[6] = {0, 0, 0, 0, 0, 0};
 
   bool purchased() const { return (types >> static_cast<int>(EventType::purchase)) & 1U; }
+  // A pair the ALS trains on / a holdout pair it is evaluated on (both need a strength).
+  bool is_train() const { return strength > 0.0 && is_test == 0; }
+  bool is_holdout() const { return strength > 0.0 && is_test != 0; }
 };
 static_assert(sizeof(Interaction) == 48);
-
-// A pair the models train on (positive strength, not held out) / one held out for evaluation.
-inline bool is_train(const Interaction& it) { return it.strength > 0.0 && it.is_test == 0; }
-inline bool is_test(const Interaction& it) { return it.strength > 0.0 && it.is_test != 0; }
 
 // Local. `events` sorted by (user, time) (the store order). Returns one record per
 // (user, product), sorted by (user, product).

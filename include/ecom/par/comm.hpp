@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <limits>
-#include <map>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -19,6 +19,7 @@
 
 #include "ecom/core/error.hpp"
 #include "ecom/par/exact_sum.hpp"
+#include "ecom/par/observer.hpp"
 
 namespace ecom::par {
 
@@ -74,12 +75,6 @@ class RecordType {
   MPI_Datatype type_ = MPI_DATATYPE_NULL;
 };
 
-// Bytes moved by this rank, per stage (for scaling tables and the model in docs/SCALING.md).
-struct Traffic {
-  std::uint64_t sent = 0;
-  std::uint64_t received = 0;
-};
-
 class Comm {
  public:
   // MPI_COMM_WORLD, borrowed (never freed), with MPI_ERRORS_RETURN set.
@@ -101,14 +96,12 @@ class Comm {
   [[noreturn]] void abort(int code) const;
 
   // ---- traffic accounting -------------------------------------------------------------
-  // Names the stage that the traffic counters are charged to, and passes test_throw_point.
-  void set_stage(const std::string& stage);
-  const std::string& stage() const { return stage_; }
-  const std::map<std::string, Traffic>& traffic() const { return traffic_; }
+  // The observer (owned by a Context) that transfers are reported to; none: nothing is counted.
+  // A dup() starts without one.
+  void attach(TrafficObserver* observer) { observer_ = observer; }
+  TrafficObserver* observer() const { return observer_; }
   void count_traffic(std::uint64_t sent, std::uint64_t received) {
-    auto& t = traffic_[stage_];
-    t.sent += sent;
-    t.received += received;
+    if (observer_ != nullptr) observer_->count(sent, received);
   }
 
   // ---- reductions (plain floating point: for reporting, not for model sums) ------------
@@ -259,10 +252,11 @@ class Comm {
   std::vector<T> exchange_grouped(std::span<const T> records, std::span<const std::uint64_t> counts,
                                   std::size_t budget_bytes) {
     std::vector<T> out;
-    exchange_grouped_bytes(
-        reinterpret_cast<const std::byte*>(records.data()), sizeof(T), counts, {}, budget_bytes,
-        [&out](std::uint64_t total) { out.resize(total); },
-        [&out]() { return reinterpret_cast<std::byte*>(out.data()); });
+    exchange_bytes(reinterpret_cast<const std::byte*>(records.data()), sizeof(T), counts, {},
+                   budget_bytes, [&out](std::uint64_t total) {
+                     out.resize(total);
+                     return reinterpret_cast<std::byte*>(out.data());
+                   });
     return out;
   }
 
@@ -275,11 +269,9 @@ class Comm {
                      std::span<const std::uint64_t> displs, std::size_t budget_bytes, Room&& room) {
     if (displs.size() != counts.size())
       throw Error("exchange_into: displs.size() != counts.size()");
-    std::byte* out = nullptr;
-    exchange_grouped_bytes(
-        reinterpret_cast<const std::byte*>(base), sizeof(T), counts, displs, budget_bytes,
-        [&](std::uint64_t total) { out = reinterpret_cast<std::byte*>(room(total)); },
-        [&]() { return out; });
+    exchange_bytes(reinterpret_cast<const std::byte*>(base), sizeof(T), counts, displs,
+                   budget_bytes,
+                   [&](std::uint64_t total) { return reinterpret_cast<std::byte*>(room(total)); });
   }
 
   // Sends each record to rank dest_of(record) (0 <= dest < size()) via exchange_grouped.
@@ -312,89 +304,20 @@ class Comm {
           "MPI_Allreduce");
     count_traffic(values.size_bytes(), values.size_bytes());
   }
-  // `displs` empty: the records are grouped back to back in destination order.
-  template <class Resize, class Data>
-  void exchange_grouped_bytes(const std::byte* records, std::size_t record_bytes,
-                              std::span<const std::uint64_t> counts,
-                              std::span<const std::uint64_t> displs, std::size_t budget_bytes,
-                              Resize&& resize, Data&& data);
-  void exchange_round_plan(std::span<const std::uint64_t> counts, std::size_t record_bytes,
-                           std::size_t budget_bytes, std::vector<std::uint64_t>& recv_counts,
-                           std::uint64_t& per_dest, std::uint64_t& rounds);
-  void alltoallv_records(const std::byte* send, const std::vector<int>& scounts,
-                         const std::vector<int>& sdispl, std::byte* recv,
-                         const std::vector<int>& rcounts, const std::vector<int>& rdispl,
-                         std::size_t record_bytes);
+  // One exchange along a plan built for it (par/exchange.hpp), with the alltoallv exchanger.
+  // `displs` empty: the records are grouped back to back in destination order. room(total)
+  // returns room for the `total` records this rank receives.
+  void exchange_bytes(const std::byte* records, std::size_t record_bytes,
+                      std::span<const std::uint64_t> counts, std::span<const std::uint64_t> displs,
+                      std::size_t budget_bytes,
+                      const std::function<std::byte*(std::uint64_t)>& room);
 
   MPI_Comm comm_ = MPI_COMM_NULL;
   bool owned_ = false;
   int rank_ = 0;
   int size_ = 1;
-  std::string stage_ = "other";
-  std::map<std::string, Traffic> traffic_;
+  TrafficObserver* observer_ = nullptr;
 };
-
-// ---- template implementation ----------------------------------------------------------
-template <class Resize, class Data>
-void Comm::exchange_grouped_bytes(const std::byte* records, std::size_t record_bytes,
-                                  std::span<const std::uint64_t> counts,
-                                  std::span<const std::uint64_t> displs, std::size_t budget_bytes,
-                                  Resize&& resize, Data&& data) {
-  const auto p = static_cast<std::size_t>(size_);
-  if (counts.size() != p) throw Error("exchange: counts.size() != communicator size");
-  std::vector<std::uint64_t> recv_counts;
-  std::uint64_t per_dest = 0, rounds = 0;
-  exchange_round_plan(counts, record_bytes, budget_bytes, recv_counts, per_dest, rounds);
-
-  std::uint64_t total_recv = 0, send_end = 0;
-  std::vector<std::uint64_t> send_base(p, 0), recv_base(p, 0);
-  for (std::size_t d = 0; d < p; ++d) {
-    recv_base[d] = total_recv;
-    total_recv += recv_counts[d];
-    send_base[d] = displs.empty() ? (d > 0 ? send_base[d - 1] + counts[d - 1] : 0) : displs[d];
-    send_end = std::max(send_end, send_base[d] + counts[d]);
-  }
-  resize(total_recv);
-  std::byte* const out = data();
-  // MPI displacements are ints (in records): when every offset fits, MPI reads the records in
-  // place and writes them to their final place; otherwise each round is staged in buffers.
-  constexpr auto kIntMax = static_cast<std::uint64_t>(std::numeric_limits<int>::max());
-  const bool direct = send_end <= kIntMax && total_recv <= kIntMax;
-  std::vector<std::byte> sendbuf, recvbuf;
-  std::vector<int> sc(p), sd(p), rc(p), rd(p);
-  for (std::uint64_t round = 0; round < rounds; ++round) {
-    const std::uint64_t lo = round * per_dest;
-    int s_total = 0, r_total = 0;
-    for (std::size_t d = 0; d < p; ++d) {
-      const std::uint64_t s = counts[d] > lo ? std::min(per_dest, counts[d] - lo) : 0;
-      const std::uint64_t r = recv_counts[d] > lo ? std::min(per_dest, recv_counts[d] - lo) : 0;
-      sc[d] = static_cast<int>(s);
-      // (A zero count gets displacement 0: offsets past the records could exceed an int.)
-      sd[d] = direct ? (s > 0 ? static_cast<int>(send_base[d] + lo) : 0) : s_total;
-      s_total += sc[d];
-      rc[d] = static_cast<int>(r);
-      rd[d] = direct ? (r > 0 ? static_cast<int>(recv_base[d] + lo) : 0) : r_total;
-      r_total += rc[d];
-    }
-    if (direct) {
-      alltoallv_records(records, sc, sd, out, rc, rd, record_bytes);
-      continue;
-    }
-    sendbuf.resize(static_cast<std::size_t>(s_total) * record_bytes);
-    recvbuf.resize(static_cast<std::size_t>(r_total) * record_bytes);
-    for (std::size_t d = 0; d < p; ++d)
-      if (sc[d] > 0)
-        std::memcpy(sendbuf.data() + static_cast<std::size_t>(sd[d]) * record_bytes,
-                    records + (send_base[d] + lo) * record_bytes,
-                    static_cast<std::size_t>(sc[d]) * record_bytes);
-    alltoallv_records(sendbuf.data(), sc, sd, recvbuf.data(), rc, rd, record_bytes);
-    for (std::size_t d = 0; d < p; ++d)
-      if (rc[d] > 0)
-        std::memcpy(out + (recv_base[d] + lo) * record_bytes,
-                    recvbuf.data() + static_cast<std::size_t>(rd[d]) * record_bytes,
-                    static_cast<std::size_t>(rc[d]) * record_bytes);
-  }
-}
 
 }  // namespace ecom::par
 
@@ -403,17 +326,4 @@ namespace ecom::par {
 // ecom::Error (message of the lowest such rank, its exit code, marked collective), so a user
 // error found on one rank (e.g. a missing file) ends the job cleanly with one line.
 void agree(Comm& comm, const std::string& local_error, ExitCode code = ExitCode::input);
-}  // namespace ecom::par
-
-namespace ecom::par {
-// Collective: true on every rank if any rank received SIGUSR1/SIGTERM (core/signals.hpp).
-// Test hook: with ECOM_TEST_STOP_PAUSE=S in the environment each call first sleeps S seconds.
-bool stop_requested(Comm& comm);
-
-// Test hook for the failure discipline (tests/e2e/test_rank_failure.sh): with
-// ECOM_TEST_THROW_ON_RANK=R[:POINT] in the environment, rank R throws a non-collective
-// ecom::Error (exit code internal) when it reaches POINT: "start" (the default: the command's
-// start, src/main.cpp) or a stage name passed to Comm::set_stage (e.g. "analyze/kmeans").
-// Without the variable this does nothing.
-void test_throw_point(int rank, const std::string& point);
 }  // namespace ecom::par

@@ -26,8 +26,8 @@ struct TrafficStat {
   std::string stage;
   std::uint64_t sent_total = 0, received_total = 0, sent_max = 0, received_max = 0;
 };
-// Collective over the union of stage names.
-std::vector<TrafficStat> reduce_traffic(Comm& comm);
+// Collective over the union of stage names: the counters of `observer` (Context::observer).
+std::vector<TrafficStat> reduce_traffic(Comm& comm, const TrafficObserver& observer);
 
 // Peak resident set size of this process in bytes (VmHWM), and its min/avg/max over ranks.
 std::uint64_t peak_rss_bytes();
