@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "ecom/core/clock.hpp"
 #include "ecom/core/context.hpp"
 #include "ecom/core/error.hpp"
 #include "ecom/io/csv.hpp"
@@ -18,7 +19,6 @@
 #include "ecom/io/quarantine.hpp"
 #include "ecom/par/comm.hpp"
 #include "ecom/par/vshard.hpp"
-#include "ecom/pipeline/analyze.hpp"
 #include "ecom/pipeline/commands.hpp"
 #include "ecom/privacy/pseudonym.hpp"
 

@@ -13,6 +13,7 @@
 #include "ecom/pipeline/commands.hpp"
 #include "ecom/pipeline/ingest.hpp"
 #include "ecom/pipeline/profile.hpp"
+#include "ecom/pipeline/stage.hpp"
 
 namespace ecom::pipeline {
 
@@ -28,14 +29,52 @@ struct RunOptions {
 };
 
 namespace {
-// Collective: ends the run with exit code 75 (ExitCode::interrupted) if a stop was requested.
-void stop_if_requested(par::Comm& comm, const std::string& step) {
-  if (par::stop_requested(comm)) {
-    Interrupted e("stopped by a signal after step '" + step + "'; continue with --resume");
-    e.set_collective(true);
-    throw e;
+
+// "ingest": raw files -> RUNDIR/events.h5 (skipped when the checkpoint has it).
+void ingest_stage(Context& ctx, const RunOptions& ro, Checkpoint& checkpoint,
+                  const std::string& store) {
+  Stage stage(ctx, "ingest", &checkpoint, Stage::Timing::callee);
+  if (!checkpoint.done("ingest")) {
+    IngestOptions io;
+    io.inputs = ro.inputs;
+    io.store = store;
+    io.key_file = ro.key_file;
+    io.shuffle_buffer_mb = ro.shuffle_buffer_mb;
+    io.truncate_to_minute = ro.truncate_to_minute;
+    run_ingest(ctx, io);
+    checkpoint.complete("ingest");
   }
+  stage.finish();
 }
+
+// "profile": RUNDIR/events.h5 -> RUNDIR/profile/ (skipped when the checkpoint has it).
+void profile_stage(Context& ctx, Checkpoint& checkpoint, const std::string& store,
+                   const std::string& out) {
+  Stage stage(ctx, "profile", &checkpoint, Stage::Timing::callee);
+  if (!checkpoint.done("profile")) {
+    ProfileOptions po;
+    po.store = store;
+    po.out = out;
+    run_profile(ctx, po);
+    checkpoint.complete("profile");
+  }
+  stage.finish();
+}
+
+// "analyze": the analysis into the checkpoint's outputs directory (its own stages resume from
+// the checkpoint), then the outputs moved into RUNDIR.
+void analyze_stage(Context& ctx, const ModelOptions& model, Checkpoint& checkpoint,
+                   const std::string& store) {
+  AnalyzeOptions ao;
+  ao.store = store;
+  ao.out = checkpoint.outputs_dir();
+  ao.run_time = checkpoint.run_time();
+  ao.model = model;
+  ao.checkpoint = &checkpoint;
+  run_analyze(ctx, ao);
+  checkpoint.publish_outputs();
+}
+
 }  // namespace
 
 int run_run(Context& ctx, const RunOptions& ro, const ModelOptions& model) {
@@ -59,35 +98,9 @@ int run_run(Context& ctx, const RunOptions& ro, const ModelOptions& model) {
     return 0;
   }
   const std::string store = ro.out + "/events.h5";
-  if (!checkpoint.done("ingest")) {
-    comm.set_stage("ingest");
-    IngestOptions io;
-    io.inputs = ro.inputs;
-    io.store = store;
-    io.key_file = ro.key_file;
-    io.shuffle_buffer_mb = ro.shuffle_buffer_mb;
-    io.truncate_to_minute = ro.truncate_to_minute;
-    run_ingest(ctx, io);
-    checkpoint.complete("ingest");
-  }
-  stop_if_requested(comm, "ingest");
-  if (!checkpoint.done("profile")) {
-    comm.set_stage("profile");
-    ProfileOptions po;
-    po.store = store;
-    po.out = ro.out + "/profile";
-    run_profile(ctx, po);
-    checkpoint.complete("profile");
-  }
-  stop_if_requested(comm, "profile");
-  AnalyzeOptions ao;
-  ao.store = store;
-  ao.out = checkpoint.outputs_dir();
-  ao.run_time = checkpoint.run_time();
-  ao.model = model;
-  ao.checkpoint = &checkpoint;
-  run_analyze(ctx, ao);
-  checkpoint.publish_outputs();
+  ingest_stage(ctx, ro, checkpoint, store);
+  profile_stage(ctx, checkpoint, store, ro.out + "/profile");
+  analyze_stage(ctx, model, checkpoint, store);
   ctx.log.info("run: finished; outputs in ", ro.out);
   return 0;
 }

@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "ecom/pipeline/summary.hpp"
+
 namespace CLI {
 class App;
 }
@@ -41,10 +43,6 @@ struct ScoreOptions {
   int top_n = 0;                    // 0: as the run (the /als attribute top_n)
   std::string exclude;              // "": as the run
   std::size_t shuffle_buffer_mb = 64;
-};
-
-struct ScoreSummary {
-  std::uint64_t new_events = 0, history_events = 0, users = 0, als_users = 0, rows = 0;
 };
 
 // Collective. Throws UserError / InputError (collectively) for a missing model, bad options or
