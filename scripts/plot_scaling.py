@@ -21,15 +21,17 @@ import os
 import sys
 
 # Timer stages (rows of the tables) and the traffic stages (Comm::set_stage names) they contain.
+# Since pipeline::Stage, a stage's traffic has its timer's name; the older names are kept for the
+# run.json files of earlier runs.
 STAGES = [
     ("ingest", ["ingest", "ingest/shuffle"]),
     ("profile", ["profile"]),
     ("analyze/read", ["analyze/read"]),
     ("analyze/features", ["analyze/features"]),
-    ("analyze/transform+pca", ["analyze/pca"]),
-    ("analyze/segments", ["analyze/kmeans"]),
+    ("analyze/transform+pca", ["analyze/transform+pca", "analyze/pca"]),
+    ("analyze/segments", ["analyze/segments", "analyze/kmeans"]),
     ("analyze/propensity", ["analyze/propensity"]),
-    ("analyze/recommend", ["analyze/als", "als"]),
+    ("analyze/recommend", ["analyze/recommend", "analyze/als", "als"]),
     # Part of analyze/recommend: top-N for every user and the holdout evaluation, both scoring
     # every user against every product (rank 0's seconds, from the run's log).
     ("analyze/recommend/scoring", []),

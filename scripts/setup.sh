@@ -3,7 +3,8 @@
 # Usage: scripts/setup.sh [--with-tests]   (sourced by demo.sh and test.sh)
 set -euo pipefail
 PKGS=(libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools libeigen3-dev libcli11-dev
-      zlib1g-dev libisal-dev libssl-dev libgtest-dev cmake g++ make pkg-config git ca-certificates)
+      zlib1g-dev libisal-dev libssl-dev nlohmann-json3-dev libgtest-dev cmake g++ make pkg-config git
+      ca-certificates)
 TEST_PKGS=(python3 python3-numpy python3-h5py python3-sklearn python3-scipy python3-matplotlib
            gawk gzip clang-format clang libclang-rt-14-dev
            postgresql chromium)  # the warehouse load test (a real server) and the report test

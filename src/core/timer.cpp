@@ -4,8 +4,12 @@
 
 namespace ecom {
 
+std::string Timers::nested_path(const std::string& name) const {
+  return open_.empty() ? name : entries_[open_.back().first].path + "/" + name;
+}
+
 std::size_t Timers::start(const std::string& name) {
-  std::string path = open_.empty() ? name : entries_[open_.back().first].path + "/" + name;
+  std::string path = nested_path(name);
   std::size_t index = entries_.size();
   for (std::size_t i = 0; i < entries_.size(); ++i)
     if (entries_[i].path == path) index = i;

@@ -330,205 +330,30 @@ KChoice choose_k(std::span<const KScore> table, const KRule& rule) {
 
 namespace {
 
-void report(const SelectionOptions& options, const std::string& line) {
-  if (options.progress) options.progress(line);
-}
-
-// Adds the gap statistic to sel.table (collective; nothing without reference sets).
-void add_gap_statistic(par::Comm& comm, const RowMatrix& scores,
-                       std::span<const std::uint64_t> user_ids, const SelectionOptions& options,
-                       std::uint64_t seed, const std::vector<int>& ks, std::uint64_t n_total,
-                       Eigen::Index d, KSelection& sel) {
-  const std::size_t n = static_cast<std::size_t>(scores.rows()), nk = ks.size();
-  // Gap statistic: B reference sets uniform in the bounding box of the scores. For PCA scores
-  // the coordinate axes are the principal axes, so this is Tibshirani's PCA-aligned box. Each
-  // set has about gap_sample points: user i holds a point when its keyed draw falls below
-  // gap_sample / n_total (so the sets do not depend on the ranks); log W* is then scaled to the
-  // n_total points of the data by adding log(n_total / m).
-  const int B = options.gap_references;
-  if (B <= 0 || d <= 0) return;
-  {
-    std::vector<double> lo(static_cast<std::size_t>(d), std::numeric_limits<double>::infinity());
-    std::vector<double> hi(static_cast<std::size_t>(d), -std::numeric_limits<double>::infinity());
-    for (std::size_t i = 0; i < n; ++i)
-      for (Eigen::Index j = 0; j < d; ++j) {
-        const double v = scores(static_cast<Eigen::Index>(i), j);
-        lo[static_cast<std::size_t>(j)] = std::min(lo[static_cast<std::size_t>(j)], v);
-        hi[static_cast<std::size_t>(j)] = std::max(hi[static_cast<std::size_t>(j)], v);
-      }
-    comm.allreduce_min<double>(lo);
-    comm.allreduce_max<double>(hi);
-    const double keep = options.gap_sample == 0 ? 1.0
-                                                : static_cast<double>(options.gap_sample) /
-                                                      static_cast<double>(n_total);
-    std::vector<std::uint64_t> slot_ids;
-    for (std::size_t i = 0; i < n; ++i)
-      if (keep >= 1.0 ||
-          par::uniform(seed, par::Purpose::gap_reference, user_ids[i], kGapSampleCounter) < keep)
-        slot_ids.push_back(user_ids[i]);
-    const std::uint64_t m_total = comm.allreduce_sum<std::uint64_t>(slot_ids.size());
-    const double log_scale = std::log(static_cast<double>(n_total) /
-                                      static_cast<double>(std::max<std::uint64_t>(m_total, 1)));
-    std::vector<std::vector<double>> ref_logs(nk);
-    RowMatrix ref(static_cast<Eigen::Index>(slot_ids.size()), d);
-    KMeansOptions ro = options.kmeans;
-    ro.n_init = 1;
-    ro.canonical_order = false;
-    for (int b = 0; b < B; ++b) {
-      for (std::size_t i = 0; i < slot_ids.size(); ++i)
-        for (Eigen::Index j = 0; j < d; ++j) {
-          const auto ju = static_cast<std::size_t>(j);
-          const double u = par::uniform(seed, par::Purpose::gap_reference, slot_ids[i],
-                                        static_cast<std::uint32_t>(b * d + j));
-          ref(static_cast<Eigen::Index>(i), j) = lo[ju] + (hi[ju] - lo[ju]) * u;
-        }
-      const std::uint64_t ref_seed =
-          derive_seed(seed, static_cast<std::uint32_t>(par::Purpose::gap_reference),
-                      static_cast<std::uint64_t>(b));
-      const RowMatrix ref_cands =
-          keyed_candidates(comm, ref, slot_ids, d, options.global_candidates, ref_seed);
-      KMeansResult ref_chain;
-      for (std::size_t q = 0; q < nk; ++q) {
-        if (m_total < static_cast<std::uint64_t>(ks[q])) {
-          ref_logs[q].push_back(kNaN);
-          continue;
-        }
-        const KMeansResult r =
-            cluster_k(comm, ref, slot_ids, ro, ks[q], ref_seed, &ref_chain, ref_cands);
-        ref_logs[q].push_back(safe_log(r.inertia) + log_scale);
-      }
-      report(options, "k-selection: gap reference " + std::to_string(b + 1) + "/" +
-                          std::to_string(B) + " (" + std::to_string(m_total) + " points)");
-    }
-    for (std::size_t q = 0; q < nk; ++q)
-      gap_from_logs(safe_log(sel.table[q].inertia), ref_logs[q], sel.table[q].gap,
-                    sel.table[q].gap_sd);
-  }
-}
-
-// Adds the bootstrap stability to sel.table (collective; nothing with fewer than 2 resamples).
-void add_stability(par::Comm& comm, const RowMatrix& scores,
-                   std::span<const std::uint64_t> user_ids, const SelectionOptions& options,
-                   std::uint64_t seed, const std::vector<int>& ks, std::uint64_t n_total,
-                   Eigen::Index d, KSelection& sel) {
-  const std::size_t n = static_cast<std::size_t>(scores.rows()), nk = ks.size();
-  // Bootstrap stability: keyed subsamples of a base set of users (all users, or a keyed sample
-  // of about stability_sample), clustered independently by the same procedure, compared
-  // pairwise on the users they share (label of a user under clustering b = its nearest
-  // centroid of b).
-  const int R = options.stability_resamples;
-  if (R < 2) return;
-  {
-    RowMatrix base_scores;
-    std::vector<std::uint64_t> base_id_store;
-    const RowMatrix* base = &scores;
-    std::span<const std::uint64_t> base_ids = user_ids;
-    if (options.stability_sample > 0 && options.stability_sample < n_total) {
-      const double keep =
-          static_cast<double>(options.stability_sample) / static_cast<double>(n_total);
-      std::vector<char> in(n);
-      for (std::size_t i = 0; i < n; ++i)
-        in[i] =
-            par::uniform(seed, par::Purpose::bootstrap, user_ids[i], kSampleCounter) < keep ? 1 : 0;
-      subset(scores, user_ids, in, base_scores, base_id_store);
-      base = &base_scores;
-      base_ids = base_id_store;
-    }
-    const std::size_t nb = base_ids.size();
-    std::vector<std::vector<char>> masks(static_cast<std::size_t>(R), std::vector<char>(nb));
-    std::vector<std::uint64_t> sub_total(static_cast<std::size_t>(R));
-    for (int b = 0; b < R; ++b) {
-      std::uint64_t m = 0;
-      for (std::size_t i = 0; i < nb; ++i) {
-        const bool in = par::uniform(seed, par::Purpose::bootstrap, base_ids[i],
-                                     static_cast<std::uint32_t>(b)) < options.stability_fraction;
-        masks[static_cast<std::size_t>(b)][i] = in ? 1 : 0;
-        m += in;
-      }
-      sub_total[static_cast<std::size_t>(b)] = comm.allreduce_sum<std::uint64_t>(m);
-    }
-    std::vector<std::vector<RowMatrix>> centroids(
-        nk, std::vector<RowMatrix>(static_cast<std::size_t>(R)));
-    RowMatrix sub;
-    std::vector<std::uint64_t> sub_ids;
-    for (int b = 0; b < R; ++b) {
-      const auto bu = static_cast<std::size_t>(b);
-      subset(*base, base_ids, masks[bu], sub, sub_ids);
-      const std::uint64_t boot_seed = derive_seed(
-          seed, static_cast<std::uint32_t>(par::Purpose::bootstrap), static_cast<std::uint64_t>(b));
-      KMeansOptions o = options.kmeans;  // the procedure under test, n_init included
-      o.canonical_order = false;
-      const RowMatrix sub_cands =
-          keyed_candidates(comm, sub, sub_ids, d, options.global_candidates, boot_seed);
-      KMeansResult sub_chain;
-      for (std::size_t q = 0; q < nk; ++q) {
-        if (sub_total[bu] < static_cast<std::uint64_t>(ks[q])) continue;
-        centroids[q][bu] =
-            cluster_k(comm, sub, sub_ids, o, ks[q], boot_seed, &sub_chain, sub_cands).centroids;
-      }
-      report(options, "k-selection: bootstrap " + std::to_string(b + 1) + "/" + std::to_string(R));
-    }
-    std::vector<std::vector<std::int32_t>> labels(static_cast<std::size_t>(R));
-    std::vector<double> unused(nb);
-    std::vector<char> both(nb);
-    for (std::size_t q = 0; q < nk; ++q) {
-      bool complete = true;
-      for (int b = 0; b < R; ++b) {
-        const auto bu = static_cast<std::size_t>(b);
-        if (centroids[q][bu].rows() == 0) {
-          complete = false;
-          continue;
-        }
-        labels[bu].resize(nb);
-        nearest_centroids(*base, 0, nb, centroids[q][bu], options.kmeans.block_rows,
-                          labels[bu].data(), unused.data());
-      }
-      if (!complete) continue;
-      double ari = 0, agree = 0;
-      int pairs = 0;
-      for (int a = 0; a < R; ++a)
-        for (int b = a + 1; b < R; ++b) {
-          const auto au = static_cast<std::size_t>(a), bu = static_cast<std::size_t>(b);
-          for (std::size_t i = 0; i < nb; ++i) both[i] = masks[au][i] && masks[bu][i];
-          const Contingency t = contingency(comm, labels[au], labels[bu], ks[q], ks[q], both);
-          ari += adjusted_rand_index(t);
-          agree += pair_agreement(t);
-          ++pairs;
-        }
-      sel.table[q].stability_ari = ari / pairs;
-      sel.table[q].stability_pairs = agree / pairs;
-    }
-  }
-}
-
-}  // namespace
-
-KSelection select_k(par::Comm& comm, const RowMatrix& scores,
-                    std::span<const std::uint64_t> user_ids, const SelectionOptions& options,
-                    std::uint64_t seed) {
-  const auto n = static_cast<std::size_t>(scores.rows());
-  const auto n_total = comm.allreduce_sum<std::uint64_t>(n);
-  if (n_total == 0) throw UserError("k selection: no users");
-  const int k_lo = std::max(1, options.k_min);
-  const int k_hi = static_cast<int>(
-      std::min<std::uint64_t>(static_cast<std::uint64_t>(std::max(options.k_max, k_lo)), n_total));
-  if (k_lo > k_hi) {
-    std::ostringstream os;
-    os << "k selection: k_min = " << options.k_min << " but only " << n_total
-       << (n_total == 1 ? " user" : " users");
-    throw UserError(os.str());
-  }
-  auto say = [&](const std::string& s) {
-    if (options.progress) options.progress(s);
-  };
-  const long long dl = comm.allreduce_max<long long>(n > 0 ? scores.cols() : 0);
-  const auto d = static_cast<Eigen::Index>(dl);
+// One sweep over the k range: the data, the options and the range every part of it shares.
+struct KSweep {
+  par::Comm& comm;
+  const RowMatrix& scores;
+  std::span<const std::uint64_t> user_ids;
+  const SelectionOptions& options;
+  std::uint64_t seed;
   std::vector<int> ks;
-  for (int k = k_lo; k <= k_hi; ++k) ks.push_back(k);
-  const std::size_t nk = ks.size();
+  std::uint64_t n_total;
+  Eigen::Index d;
+  std::function<void(const std::string&)> say;
 
-  KSelection sel;
-  std::vector<KMeansResult> models(nk);
+  // The k-means of every k, with inertia and the silhouettes of each (the other figures NaN
+  // until the gap statistic and the stability fill them).
+  void cluster_each_k(KSelection& sel, std::vector<KMeansResult>& models) const;
+  // Gap statistic of every k into sel.table (collective).
+  void add_gap_statistic(KSelection& sel) const;
+  // Bootstrap stability (ARI and pair agreement) of every k into sel.table (collective).
+  void add_stability(KSelection& sel) const;
+};
+
+void KSweep::cluster_each_k(KSelection& sel, std::vector<KMeansResult>& models) const {
+  const std::size_t nk = ks.size();
+  models.resize(nk);
   sel.table.resize(nk);
   const RowMatrix cands =
       keyed_candidates(comm, scores, user_ids, d, options.global_candidates, seed);
@@ -556,9 +381,197 @@ KSelection select_k(par::Comm& comm, const RowMatrix& scores,
        << row.iterations << " iterations)";
     say(os.str());
   }
+}
 
-  add_gap_statistic(comm, scores, user_ids, options, seed, ks, n_total, d, sel);
-  add_stability(comm, scores, user_ids, options, seed, ks, n_total, d, sel);
+void KSweep::add_gap_statistic(KSelection& sel) const {
+  const auto n = static_cast<std::size_t>(scores.rows());
+  const std::size_t nk = ks.size();
+  // Gap statistic: B reference sets uniform in the bounding box of the scores. For PCA scores
+  // the coordinate axes are the principal axes, so this is Tibshirani's PCA-aligned box. Each
+  // set has about gap_sample points: user i holds a point when its keyed draw falls below
+  // gap_sample / n_total (so the sets do not depend on the ranks); log W* is then scaled to the
+  // n_total points of the data by adding log(n_total / m).
+  const int B = options.gap_references;
+  if (B <= 0 || d <= 0) return;
+  std::vector<double> lo(static_cast<std::size_t>(d), std::numeric_limits<double>::infinity());
+  std::vector<double> hi(static_cast<std::size_t>(d), -std::numeric_limits<double>::infinity());
+  for (std::size_t i = 0; i < n; ++i)
+    for (Eigen::Index j = 0; j < d; ++j) {
+      const double v = scores(static_cast<Eigen::Index>(i), j);
+      lo[static_cast<std::size_t>(j)] = std::min(lo[static_cast<std::size_t>(j)], v);
+      hi[static_cast<std::size_t>(j)] = std::max(hi[static_cast<std::size_t>(j)], v);
+    }
+  comm.allreduce_min<double>(lo);
+  comm.allreduce_max<double>(hi);
+  const double keep = options.gap_sample == 0
+                          ? 1.0
+                          : static_cast<double>(options.gap_sample) / static_cast<double>(n_total);
+  std::vector<std::uint64_t> slot_ids;
+  for (std::size_t i = 0; i < n; ++i)
+    if (keep >= 1.0 ||
+        par::uniform(seed, par::Purpose::gap_reference, user_ids[i], kGapSampleCounter) < keep)
+      slot_ids.push_back(user_ids[i]);
+  const std::uint64_t m_total = comm.allreduce_sum<std::uint64_t>(slot_ids.size());
+  const double log_scale = std::log(static_cast<double>(n_total) /
+                                    static_cast<double>(std::max<std::uint64_t>(m_total, 1)));
+  std::vector<std::vector<double>> ref_logs(nk);
+  RowMatrix ref(static_cast<Eigen::Index>(slot_ids.size()), d);
+  KMeansOptions ro = options.kmeans;
+  ro.n_init = 1;
+  ro.canonical_order = false;
+  for (int b = 0; b < B; ++b) {
+    for (std::size_t i = 0; i < slot_ids.size(); ++i)
+      for (Eigen::Index j = 0; j < d; ++j) {
+        const auto ju = static_cast<std::size_t>(j);
+        const double u = par::uniform(seed, par::Purpose::gap_reference, slot_ids[i],
+                                      static_cast<std::uint32_t>(b * d + j));
+        ref(static_cast<Eigen::Index>(i), j) = lo[ju] + (hi[ju] - lo[ju]) * u;
+      }
+    const std::uint64_t ref_seed =
+        derive_seed(seed, static_cast<std::uint32_t>(par::Purpose::gap_reference),
+                    static_cast<std::uint64_t>(b));
+    const RowMatrix ref_cands =
+        keyed_candidates(comm, ref, slot_ids, d, options.global_candidates, ref_seed);
+    KMeansResult ref_chain;
+    for (std::size_t q = 0; q < nk; ++q) {
+      if (m_total < static_cast<std::uint64_t>(ks[q])) {
+        ref_logs[q].push_back(kNaN);
+        continue;
+      }
+      const KMeansResult r =
+          cluster_k(comm, ref, slot_ids, ro, ks[q], ref_seed, &ref_chain, ref_cands);
+      ref_logs[q].push_back(safe_log(r.inertia) + log_scale);
+    }
+    say("k-selection: gap reference " + std::to_string(b + 1) + "/" + std::to_string(B) + " (" +
+        std::to_string(m_total) + " points)");
+  }
+  for (std::size_t q = 0; q < nk; ++q)
+    gap_from_logs(safe_log(sel.table[q].inertia), ref_logs[q], sel.table[q].gap,
+                  sel.table[q].gap_sd);
+}
+
+void KSweep::add_stability(KSelection& sel) const {
+  const auto n = static_cast<std::size_t>(scores.rows());
+  const std::size_t nk = ks.size();
+  // Bootstrap stability: keyed subsamples of a base set of users (all users, or a keyed sample
+  // of about stability_sample), clustered independently by the same procedure, compared
+  // pairwise on the users they share (label of a user under clustering b = its nearest
+  // centroid of b).
+  const int R = options.stability_resamples;
+  if (R < 2) return;
+  RowMatrix base_scores;
+  std::vector<std::uint64_t> base_id_store;
+  const RowMatrix* base = &scores;
+  std::span<const std::uint64_t> base_ids = user_ids;
+  if (options.stability_sample > 0 && options.stability_sample < n_total) {
+    const double keep =
+        static_cast<double>(options.stability_sample) / static_cast<double>(n_total);
+    std::vector<char> in(n);
+    for (std::size_t i = 0; i < n; ++i)
+      in[i] =
+          par::uniform(seed, par::Purpose::bootstrap, user_ids[i], kSampleCounter) < keep ? 1 : 0;
+    subset(scores, user_ids, in, base_scores, base_id_store);
+    base = &base_scores;
+    base_ids = base_id_store;
+  }
+  const std::size_t nb = base_ids.size();
+  std::vector<std::vector<char>> masks(static_cast<std::size_t>(R), std::vector<char>(nb));
+  std::vector<std::uint64_t> sub_total(static_cast<std::size_t>(R));
+  for (int b = 0; b < R; ++b) {
+    std::uint64_t m = 0;
+    for (std::size_t i = 0; i < nb; ++i) {
+      const bool in = par::uniform(seed, par::Purpose::bootstrap, base_ids[i],
+                                   static_cast<std::uint32_t>(b)) < options.stability_fraction;
+      masks[static_cast<std::size_t>(b)][i] = in ? 1 : 0;
+      m += in;
+    }
+    sub_total[static_cast<std::size_t>(b)] = comm.allreduce_sum<std::uint64_t>(m);
+  }
+  std::vector<std::vector<RowMatrix>> centroids(
+      nk, std::vector<RowMatrix>(static_cast<std::size_t>(R)));
+  RowMatrix sub;
+  std::vector<std::uint64_t> sub_ids;
+  for (int b = 0; b < R; ++b) {
+    const auto bu = static_cast<std::size_t>(b);
+    subset(*base, base_ids, masks[bu], sub, sub_ids);
+    const std::uint64_t boot_seed = derive_seed(
+        seed, static_cast<std::uint32_t>(par::Purpose::bootstrap), static_cast<std::uint64_t>(b));
+    KMeansOptions o = options.kmeans;  // the procedure under test, n_init included
+    o.canonical_order = false;
+    const RowMatrix sub_cands =
+        keyed_candidates(comm, sub, sub_ids, d, options.global_candidates, boot_seed);
+    KMeansResult sub_chain;
+    for (std::size_t q = 0; q < nk; ++q) {
+      if (sub_total[bu] < static_cast<std::uint64_t>(ks[q])) continue;
+      centroids[q][bu] =
+          cluster_k(comm, sub, sub_ids, o, ks[q], boot_seed, &sub_chain, sub_cands).centroids;
+    }
+    say("k-selection: bootstrap " + std::to_string(b + 1) + "/" + std::to_string(R));
+  }
+  std::vector<std::vector<std::int32_t>> labels(static_cast<std::size_t>(R));
+  std::vector<double> unused(nb);
+  std::vector<char> both(nb);
+  for (std::size_t q = 0; q < nk; ++q) {
+    bool complete = true;
+    for (int b = 0; b < R; ++b) {
+      const auto bu = static_cast<std::size_t>(b);
+      if (centroids[q][bu].rows() == 0) {
+        complete = false;
+        continue;
+      }
+      labels[bu].resize(nb);
+      nearest_centroids(*base, 0, nb, centroids[q][bu], options.kmeans.block_rows,
+                        labels[bu].data(), unused.data());
+    }
+    if (!complete) continue;
+    double ari = 0, agree = 0;
+    int pairs = 0;
+    for (int a = 0; a < R; ++a)
+      for (int b = a + 1; b < R; ++b) {
+        const auto au = static_cast<std::size_t>(a), bu = static_cast<std::size_t>(b);
+        for (std::size_t i = 0; i < nb; ++i) both[i] = masks[au][i] && masks[bu][i];
+        const Contingency t = contingency(comm, labels[au], labels[bu], ks[q], ks[q], both);
+        ari += adjusted_rand_index(t);
+        agree += pair_agreement(t);
+        ++pairs;
+      }
+    sel.table[q].stability_ari = ari / pairs;
+    sel.table[q].stability_pairs = agree / pairs;
+  }
+}
+
+}  // namespace
+
+KSelection select_k(par::Comm& comm, const RowMatrix& scores,
+                    std::span<const std::uint64_t> user_ids, const SelectionOptions& options,
+                    std::uint64_t seed) {
+  const auto n = static_cast<std::size_t>(scores.rows());
+  const auto n_total = comm.allreduce_sum<std::uint64_t>(n);
+  if (n_total == 0) throw UserError("k selection: no users");
+  const int k_lo = std::max(1, options.k_min);
+  const int k_hi = static_cast<int>(
+      std::min<std::uint64_t>(static_cast<std::uint64_t>(std::max(options.k_max, k_lo)), n_total));
+  if (k_lo > k_hi) {
+    std::ostringstream os;
+    os << "k selection: k_min = " << options.k_min << " but only " << n_total
+       << (n_total == 1 ? " user" : " users");
+    throw UserError(os.str());
+  }
+  const std::function<void(const std::string&)> say = [&](const std::string& s) {
+    if (options.progress) options.progress(s);
+  };
+  const long long dl = comm.allreduce_max<long long>(n > 0 ? scores.cols() : 0);
+  const auto d = static_cast<Eigen::Index>(dl);
+  std::vector<int> ks;
+  for (int k = k_lo; k <= k_hi; ++k) ks.push_back(k);
+  const std::size_t nk = ks.size();
+
+  const KSweep sweep{comm, scores, user_ids, options, seed, ks, n_total, d, say};
+  KSelection sel;
+  std::vector<KMeansResult> models;
+  sweep.cluster_each_k(sel, models);
+  sweep.add_gap_statistic(sel);
+  sweep.add_stability(sel);
   sel.choice = choose_k(sel.table, options.rule);
   for (std::size_t q = 0; q < nk; ++q)
     if (ks[q] == sel.choice.k) sel.model = std::move(models[q]);

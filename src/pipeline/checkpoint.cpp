@@ -6,14 +6,16 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "ecom/core/clock.hpp"
 #include "ecom/core/context.hpp"
 #include "ecom/core/error.hpp"
 #include "ecom/core/hash.hpp"
 #include "ecom/io/h5.hpp"
 #include "ecom/par/comm.hpp"
-#include "ecom/pipeline/analyze.hpp"
+#include "ecom/pipeline/results.hpp"
 
 namespace ecom::pipeline {
 
@@ -24,51 +26,9 @@ namespace {
 
 constexpr int kFormat = 1;
 
-// The value after "key": in our own JSON (strings without escapes, integers, flat arrays).
-std::string json_value(const std::string& text, const std::string& key) {
-  const std::string tag = "\"" + key + "\":";
-  const auto at = text.find(tag);
-  if (at == std::string::npos) return {};
-  auto i = text.find_first_not_of(" \t\n", at + tag.size());
-  if (i == std::string::npos) return {};
-  if (text[i] == '"') {
-    const auto end = text.find('"', i + 1);
-    return end == std::string::npos ? std::string() : text.substr(i, end - i + 1);
-  }
-  const auto end = text.find_first_of(text[i] == '[' ? "]" : ",\n}", i);
-  return end == std::string::npos ? std::string()
-                                  : text.substr(i, end - i + (text[i] == '[' ? 1 : 0));
-}
-
-std::string unquote(const std::string& v) {
-  return v.size() >= 2 && v.front() == '"' && v.back() == '"' ? v.substr(1, v.size() - 2) : v;
-}
-
 // Writes a small text file atomically (rank 0 only).
 void write_text_atomic(const std::string& path, const std::string& text) {
   par::write_file(path, text);
-}
-
-// Rows of this rank, with the row count of every rank beside them (name + "_rows"), so that a
-// reader finds its slice and can tell whether the layout still fits.
-template <class T>
-void put_rows(par::Comm& comm, const h5::Group& g, const std::string& name,
-              std::span<const T> values, std::size_t cols) {
-  h5::write_rows<T>(comm, g, name, values, cols, cols > 1);
-  const std::uint64_t rows = cols == 0 ? 0 : values.size() / cols;
-  h5::write_rows<std::uint64_t>(comm, g, name + "_rows", std::span<const std::uint64_t>(&rows, 1));
-}
-
-template <class T>
-std::vector<T> get_rows(par::Comm& comm, const h5::Group& g, const std::string& name) {
-  const auto counts = h5::read_all<std::uint64_t>(g, name + "_rows");
-  if (counts.size() != static_cast<std::size_t>(comm.size()))
-    throw Error("checkpoint: " + name + " was written by " + std::to_string(counts.size()) +
-                " ranks");
-  std::uint64_t first = 0;
-  for (int r = 0; r < comm.rank(); ++r) first += counts[static_cast<std::size_t>(r)];
-  return h5::read_rows<T>(comm, g.open_dataset(name), first,
-                          counts[static_cast<std::size_t>(comm.rank())]);
 }
 
 // Collective: writes `path` through `fill` under a temporary name, then renames it.
@@ -88,55 +48,44 @@ bool state_exists(par::Comm& comm, const std::string& path) {
 // ---- checkpoint.json -----------------------------------------------------------------------
 
 std::string checkpoint_json(const CheckpointRecord& r) {
-  std::ostringstream os;
-  os << "{\n  \"format\": " << kFormat << ",\n  \"completed\": [";
-  bool first = true;
+  nlohmann::ordered_json j;
+  j["format"] = kFormat;
+  j["completed"] = nlohmann::ordered_json::array();
   for (const char* step : kCheckpointSteps)
-    if (r.completed.count(step)) {
-      os << (first ? "" : ", ") << '"' << step << '"';
-      first = false;
-    }
-  os << "],\n  \"als_iterations\": [";
-  for (std::size_t i = 0; i < r.als_iterations.size(); ++i)
-    os << (i ? ", " : "") << r.als_iterations[i];
-  os << "],\n  \"ranks\": " << r.ranks << ",\n  \"run_time\": \"" << r.run_time
-     << "\",\n  \"config_hash\": \"" << r.config_hash << "\"\n}\n";
-  return os.str();
+    if (r.completed.count(step)) j["completed"].push_back(step);
+  j["als_iterations"] = r.als_iterations;
+  j["ranks"] = r.ranks;
+  j["run_time"] = r.run_time;
+  j["config_hash"] = r.config_hash;
+  return j.dump(2) + "\n";
 }
 
 CheckpointRecord parse_checkpoint_json(const std::string& text, const std::string& path) {
-  CheckpointRecord r;
   const auto bad = [&path](const std::string& why) {
     return UserError("checkpoint " + path + " is unreadable (" + why +
                      "); remove it to start over");
   };
-  if (json_value(text, "format") != std::to_string(kFormat))
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) throw bad("not a JSON object");
+  if (!j.contains("format") || j["format"] != kFormat)
     throw bad("format is not " + std::to_string(kFormat));
-  const std::string steps = json_value(text, "completed");
-  if (steps.empty() || steps.front() != '[') throw bad("no \"completed\" list");
-  for (std::size_t i = steps.find('"'); i != std::string::npos; i = steps.find('"', i)) {
-    const auto end = steps.find('"', i + 1);
-    if (end == std::string::npos) throw bad("unterminated step name");
-    const std::string step = steps.substr(i + 1, end - i - 1);
+  if (!j.contains("completed") || !j["completed"].is_array()) throw bad("no \"completed\" list");
+  CheckpointRecord r;
+  for (const auto& v : j["completed"]) {
+    const std::string step = v.is_string() ? v.get<std::string>() : v.dump();
     if (std::find_if(std::begin(kCheckpointSteps), std::end(kCheckpointSteps),
                      [&step](const char* s) { return step == s; }) == std::end(kCheckpointSteps))
       throw bad("unknown step '" + step + "'");
     r.completed.insert(step);
-    i = end + 1;
   }
-  std::string sweeps = json_value(text, "als_iterations");
-  if (sweeps.size() >= 2 && sweeps.front() == '[') {
-    std::replace(sweeps.begin(), sweeps.end(), ',', ' ');
-    std::istringstream is(sweeps.substr(1, sweeps.size() - 2));
-    for (int v; is >> v;) r.als_iterations.push_back(v);
-  }
-  try {
-    r.ranks = std::stoi(json_value(text, "ranks"));
-  } catch (const std::exception&) {
-    throw bad("no \"ranks\"");
-  }
-  r.run_time = unquote(json_value(text, "run_time"));
-  r.config_hash = unquote(json_value(text, "config_hash"));
+  if (j.contains("als_iterations") && j["als_iterations"].is_array())
+    for (const auto& v : j["als_iterations"])
+      if (v.is_number_integer()) r.als_iterations.push_back(v.get<int>());
+  if (!j.contains("ranks") || !j["ranks"].is_number_integer()) throw bad("no \"ranks\"");
+  r.ranks = j["ranks"].get<int>();
+  for (auto [key, target] :
+       {std::pair{"run_time", &r.run_time}, std::pair{"config_hash", &r.config_hash}})
+    if (j.contains(key) && j[key].is_string()) *target = j[key].get<std::string>();
   if (r.run_time.empty() || r.config_hash.empty()) throw bad("no run_time or config_hash");
   return r;
 }
@@ -250,20 +199,16 @@ void Checkpoint::complete(const std::string& step) {
   write_record();
 }
 
-void Checkpoint::save_features(const features::FeatureTable& table) {
-  write_state(comm_, state_path("features"), [&](const h5::Group& root) {
-    put_rows<std::uint64_t>(comm_, root, "users", table.users, 1);
-    put_rows<double>(comm_, root, "values", table.values, features::FeatureTable::cols());
-  });
+void Checkpoint::save(const features::FeatureTable& table) {
+  write_state(comm_, state_path("features"),
+              [&](const h5::Group& root) { results::save_feature_state(comm_, root, table); });
   complete("features");
 }
 
-bool Checkpoint::load_features(features::FeatureTable& table) {
+bool Checkpoint::load(features::FeatureTable& table) {
   if (!done("features") || !state_exists(comm_, state_path("features"))) return false;
   auto file = h5::File::open(comm_, state_path("features"), false);
-  features::FeatureTable t;
-  t.users = get_rows<std::uint64_t>(comm_, file.root(), "users");
-  t.values = get_rows<double>(comm_, file.root(), "values");
+  features::FeatureTable t = results::load_feature_state(comm_, file.root());
   par::agree(comm_,
              t.values.size() == t.users.size() * features::FeatureTable::cols()
                  ? ""
@@ -274,103 +219,25 @@ bool Checkpoint::load_features(features::FeatureTable& table) {
   return true;
 }
 
-void Checkpoint::save_model(const ml::KSelection& s) {
+void Checkpoint::save(const ml::KSelection& selection) {
   write_state(comm_, state_path("model"), [&](const h5::Group& root) {
-    // The k table, one row per k, every figure as a double (NaN where undefined).
-    std::vector<double> table;
-    for (const auto& r : s.table)
-      for (double v : {static_cast<double>(r.k), r.inertia, r.silhouette, r.simplified_silhouette,
-                       r.gap, r.gap_sd, r.stability_ari, r.stability_pairs,
-                       static_cast<double>(r.silhouette_sample), static_cast<double>(r.iterations)})
-        table.push_back(v);
-    h5::write_replicated<double>(comm_, root, "k_table", table, 10, true);
-    const auto a = root.attrs();
-    a.set("k", s.choice.k);
-    a.set("reason", s.choice.reason);
-    a.set("gap_k", s.choice.gap_k);
-    a.set("silhouette_k", s.choice.silhouette_k);
-    const auto& m = s.model;
-    const auto cols = static_cast<std::size_t>(std::max<Eigen::Index>(1, m.centroids.cols()));
-    a.set("centroid_rows", static_cast<std::int64_t>(m.centroids.rows()));
-    a.set("centroid_cols", static_cast<std::int64_t>(m.centroids.cols()));
-    h5::write_replicated<double>(
-        comm_, root, "centroids",
-        std::span<const double>(m.centroids.data(), static_cast<std::size_t>(m.centroids.size())),
-        cols, true);
-    h5::write_replicated<std::uint64_t>(comm_, root, "sizes", m.sizes);
-    put_rows<std::int32_t>(comm_, root, "labels", m.labels, 1);
-    put_rows<double>(comm_, root, "dist2", m.dist2, 1);
-    a.set("inertia", m.inertia);
-    a.set("n_total", m.n_total);
-    a.set("iterations", m.iterations);
-    a.set("converged", static_cast<std::int32_t>(m.converged));
-    a.set("reseeded", m.reseeded);
-    a.set("best_init", m.best_init);
-    a.set("candidates", m.candidates);
-    a.set("init_seconds", m.init_seconds);
-    a.set("lloyd_seconds", m.lloyd_seconds);
+    results::save_selection_state(comm_, root, selection);
   });
   complete("model");
 }
 
-bool Checkpoint::load_model(ml::KSelection& s) {
+bool Checkpoint::load(ml::KSelection& selection) {
   if (!done("model") || !state_exists(comm_, state_path("model"))) return false;
   auto file = h5::File::open(comm_, state_path("model"), false);
-  const auto& root = file.root();
-  const auto a = root.attrs();
-  ml::KSelection out;
-  const auto table = h5::read_all<double>(root, "k_table");
-  for (std::size_t i = 0; i + 10 <= table.size(); i += 10) {
-    ml::KScore r;
-    r.k = static_cast<int>(table[i]);
-    r.inertia = table[i + 1];
-    r.silhouette = table[i + 2];
-    r.simplified_silhouette = table[i + 3];
-    r.gap = table[i + 4];
-    r.gap_sd = table[i + 5];
-    r.stability_ari = table[i + 6];
-    r.stability_pairs = table[i + 7];
-    r.silhouette_sample = static_cast<std::uint64_t>(table[i + 8]);
-    r.iterations = static_cast<int>(table[i + 9]);
-    out.table.push_back(r);
-  }
-  out.choice.k = a.get<int>("k");
-  out.choice.reason = a.get_string("reason");
-  out.choice.gap_k = a.get<int>("gap_k");
-  out.choice.silhouette_k = a.get<int>("silhouette_k");
-  auto& m = out.model;
-  const auto rows = a.get<std::int64_t>("centroid_rows");
-  const auto cols = a.get<std::int64_t>("centroid_cols");
-  const auto centroids = h5::read_all<double>(root, "centroids");
-  m.centroids.resize(rows, cols);
-  if (centroids.size() < static_cast<std::size_t>(m.centroids.size()))
-    throw Error("checkpoint " + state_path("model") + ": centroids are truncated");
-  std::copy_n(centroids.begin(), m.centroids.size(), m.centroids.data());
-  m.sizes = h5::read_all<std::uint64_t>(root, "sizes");
-  m.labels = get_rows<std::int32_t>(comm_, root, "labels");
-  m.dist2 = get_rows<double>(comm_, root, "dist2");
-  m.inertia = a.get<double>("inertia");
-  m.n_total = a.get<std::uint64_t>("n_total");
-  m.iterations = a.get<int>("iterations");
-  m.converged = a.get<std::int32_t>("converged") != 0;
-  m.reseeded = a.get<int>("reseeded");
-  m.best_init = a.get<int>("best_init");
-  m.candidates = a.get<int>("candidates");
-  m.init_seconds = a.get<double>("init_seconds");
-  m.lloyd_seconds = a.get<double>("lloyd_seconds");
-  s = std::move(out);
-  ctx_.log.info("resume: segments (k = ", s.choice.k, ") from ", state_path("model"));
+  selection = results::load_selection_state(comm_, file.root());
+  ctx_.log.info("resume: segments (k = ", selection.choice.k, ") from ", state_path("model"));
   return true;
 }
 
 void Checkpoint::save_als(int training, const ml::AlsState& state) {
   const std::string path = state_path("als-" + std::to_string(training));
-  write_state(comm_, path, [&](const h5::Group& root) {
-    root.attrs().set("iteration", state.iteration);
-    h5::write_replicated<double>(comm_, root, "loss", state.loss);
-    put_rows<double>(comm_, root, "user_factors", state.user_factors, 1);
-    put_rows<double>(comm_, root, "item_factors", state.item_factors, 1);
-  });
+  write_state(comm_, path,
+              [&](const h5::Group& root) { results::save_als_state(comm_, root, state); });
   if (record_.als_iterations.size() <= static_cast<std::size_t>(training))
     record_.als_iterations.resize(static_cast<std::size_t>(training) + 1, 0);
   record_.als_iterations[static_cast<std::size_t>(training)] = state.iteration;
@@ -384,13 +251,7 @@ bool Checkpoint::load_als(int training, ml::AlsState& state) {
   const std::string path = state_path("als-" + std::to_string(training));
   if (!state_exists(comm_, path)) return false;
   auto file = h5::File::open(comm_, path, false);
-  const auto& root = file.root();
-  ml::AlsState s;
-  s.iteration = root.attrs().get<int>("iteration");
-  s.loss = h5::read_all<double>(root, "loss");
-  s.user_factors = get_rows<double>(comm_, root, "user_factors");
-  s.item_factors = get_rows<double>(comm_, root, "item_factors");
-  state = std::move(s);
+  state = results::load_als_state(comm_, file.root());
   ctx_.log.info("resume: ALS training ", training, " continues after sweep ", state.iteration, " (",
                 path, ")");
   return true;

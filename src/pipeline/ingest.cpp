@@ -22,6 +22,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "ecom/core/clock.hpp"
 #include "ecom/core/context.hpp"
 #include "ecom/core/error.hpp"
 #include "ecom/core/hash.hpp"
@@ -37,7 +38,6 @@
 #include "ecom/par/comm.hpp"
 #include "ecom/par/stats.hpp"
 #include "ecom/par/vshard.hpp"
-#include "ecom/pipeline/analyze.hpp"
 #include "ecom/pipeline/commands.hpp"
 #include "ecom/pipeline/options.hpp"
 #include "ecom/privacy/pseudonym.hpp"

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "ecom/core/cli.hpp"
+#include "ecom/core/clock.hpp"
 #include "ecom/core/context.hpp"
 #include "ecom/core/error.hpp"
 #include "ecom/io/csv.hpp"
@@ -20,7 +21,6 @@
 #include "ecom/par/comm.hpp"
 #include "ecom/par/file.hpp"
 #include "ecom/par/vshard.hpp"
-#include "ecom/pipeline/analyze.hpp"
 #include "ecom/pipeline/commands.hpp"
 #include "ecom/privacy/pseudonym.hpp"
 

@@ -14,6 +14,7 @@
 #include "ecom/pipeline/ingest.hpp"
 #include "ecom/pipeline/options.hpp"
 #include "ecom/pipeline/profile.hpp"
+#include "ecom/pipeline/stage.hpp"
 
 namespace ecom::pipeline {
 
@@ -25,14 +26,7 @@ struct RunOptions {
 };
 
 namespace {
-// Collective: ends the run with exit code 75 (ExitCode::interrupted) if a stop was requested.
-void stop_if_requested(par::Comm& comm, const std::string& step) {
-  if (par::stop_requested(comm)) {
-    Interrupted e("stopped by a signal after step '" + step + "'; continue with --resume");
-    e.set_collective(true);
-    throw e;
-  }
-}
+
 // What an earlier `ecom run` leaves in its run directory.
 constexpr const char* kRunOutputs[] = {"events.h5",
                                        "events.h5.tmp",
@@ -73,6 +67,47 @@ std::string check_run_directory(const std::string& dir, bool resume, bool force)
   return "";
 }
 
+// "ingest": raw files -> the store (skipped when the checkpoint has it).
+void ingest_stage(Context& ctx, const RunOptions& ro, Checkpoint& checkpoint,
+                  const std::string& store) {
+  Stage stage(ctx, "ingest", &checkpoint, Stage::Timing::callee);
+  if (!checkpoint.done("ingest")) {
+    IngestOptions io = ro.ingest;
+    io.store = store;
+    run_ingest(ctx, io);
+    checkpoint.complete("ingest");
+  }
+  stage.finish();
+}
+
+// "profile": the store -> RUNDIR/profile/ (skipped when the checkpoint has it).
+void profile_stage(Context& ctx, Checkpoint& checkpoint, const std::string& store,
+                   const std::string& out) {
+  Stage stage(ctx, "profile", &checkpoint, Stage::Timing::callee);
+  if (!checkpoint.done("profile")) {
+    ProfileOptions po;
+    po.store = store;
+    po.out = out;
+    run_profile(ctx, po);
+    checkpoint.complete("profile");
+  }
+  stage.finish();
+}
+
+// "analyze": the analysis into the checkpoint's outputs directory (its own stages resume from
+// the checkpoint), then the outputs moved into RUNDIR.
+void analyze_stage(Context& ctx, const ModelOptions& model, Checkpoint& checkpoint,
+                   const std::string& store) {
+  AnalyzeOptions ao;
+  ao.store = store;
+  ao.out = checkpoint.outputs_dir();
+  ao.run_time = checkpoint.run_time();
+  ao.model = model;
+  ao.checkpoint = &checkpoint;
+  run_analyze(ctx, ao);
+  checkpoint.publish_outputs();
+}
+
 }  // namespace
 
 int run_run(Context& ctx, const RunOptions& ro, const ModelOptions& model) {
@@ -96,31 +131,9 @@ int run_run(Context& ctx, const RunOptions& ro, const ModelOptions& model) {
     return 0;
   }
   const std::string store = ro.ingest.store.empty() ? ro.out + "/events.h5" : ro.ingest.store;
-  if (!checkpoint.done("ingest")) {
-    ctx.observer.set_stage("ingest");
-    IngestOptions io = ro.ingest;
-    io.store = store;
-    run_ingest(ctx, io);
-    checkpoint.complete("ingest");
-  }
-  stop_if_requested(comm, "ingest");
-  if (!checkpoint.done("profile")) {
-    ctx.observer.set_stage("profile");
-    ProfileOptions po;
-    po.store = store;
-    po.out = ro.out + "/profile";
-    run_profile(ctx, po);
-    checkpoint.complete("profile");
-  }
-  stop_if_requested(comm, "profile");
-  AnalyzeOptions ao;
-  ao.store = store;
-  ao.out = checkpoint.outputs_dir();
-  ao.run_time = checkpoint.run_time();
-  ao.model = model;
-  ao.checkpoint = &checkpoint;
-  run_analyze(ctx, ao);
-  checkpoint.publish_outputs();
+  ingest_stage(ctx, ro, checkpoint, store);
+  profile_stage(ctx, checkpoint, store, ro.out + "/profile");
+  analyze_stage(ctx, model, checkpoint, store);
   ctx.log.info("run: finished; outputs in ", ro.out);
   return 0;
 }

@@ -27,7 +27,7 @@ fails_alone() {
 }
 
 # Rank 1 of 2 during the k-means (rank 0 waits in a collective of the same stage).
-fails_alone 2 1 analyze/kmeans "${args[@]}" --out "$WORK/r2"
+fails_alone 2 1 analyze/segments "${args[@]}" --out "$WORK/r2"
 no_final_outputs "$WORK/r2"
 [[ -s "$WORK/r2/events.h5" ]] || fail "np 2: the run did not get past the ingest (hook fired too early?)"
 # The last rank of 3 in the middle of the ALS, and rank 0 of 3 as the ingest's shuffle starts.
@@ -40,7 +40,7 @@ fails_alone 2 1 "" synth --events 20000 --out "$WORK/s" --no-progress
 [[ ! -e "$WORK/s/truth/summary.json" ]] || fail "synth wrote truth/summary.json although rank 1 failed"
 
 # Without the hook (or for a rank that does not exist) the same run finishes.
-ECOM_TEST_THROW_ON_RANK=5:analyze/kmeans mpi 2 "${args[@]}" --out "$WORK/ok" > "$WORK/ok.log" 2>&1 \
+ECOM_TEST_THROW_ON_RANK=5:analyze/segments mpi 2 "${args[@]}" --out "$WORK/ok" > "$WORK/ok.log" 2>&1 \
   || { cat "$WORK/ok.log"; fail "run with the hook aimed at no rank"; }
 [[ -s "$WORK/ok/run.json" ]] || fail "the run without a failing rank did not finish"
 ok "the hook aimed at rank 5 of 2 changes nothing"

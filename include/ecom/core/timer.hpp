@@ -20,6 +20,8 @@ class Timers {
   std::size_t start(const std::string& name);
   // Stops the innermost open timer (must be `index`).
   void stop(std::size_t index);
+  // The path start(name) would give now ("analyze/segments" for "segments" inside "analyze").
+  std::string nested_path(const std::string& name) const;
   void add_items(const std::string& path, std::uint64_t items, const std::string& unit);
 
   const std::vector<Entry>& entries() const { return entries_; }

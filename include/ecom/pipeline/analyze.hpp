@@ -1,6 +1,8 @@
 #pragma once
 // `ecom analyze`: event store -> features -> transform -> PCA -> k selection -> k-means ->
-// profiles and names -> recommendations -> run directory (ecom.h5, warehouse CSVs, run.json).
+// profiles and names -> propensity -> recommendations -> run directory (ecom.h5, warehouse CSVs,
+// run.json). The stages: pipeline/analyze_stages.hpp; their order and what each reads and
+// writes: docs/DESIGN.md.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -43,10 +45,7 @@ struct AnalyzeOptions {
   Checkpoint* checkpoint = nullptr;  // `ecom run`: save and resume features, model, ALS
 };
 
-// Collective. Runs the analysis on this rank's events (from the store when `events` is null).
+// Collective. Runs the stages of the analysis on the store, into opts.out.
 void run_analyze(Context& ctx, const AnalyzeOptions& opts);
-
-// Current time as ISO 8601 UTC, "YYYY-MM-DDTHH:MM:SSZ".
-std::string utc_now_iso();
 
 }  // namespace ecom::pipeline

@@ -70,11 +70,13 @@ class Checkpoint {
   // Collective: records `step` as completed (rank 0 rewrites checkpoint.json atomically).
   void complete(const std::string& step);
 
-  // Analysis state. load_* return false (and leave the argument alone) when there is none.
-  void save_features(const features::FeatureTable& table);
-  bool load_features(features::FeatureTable& table);
-  void save_model(const ml::KSelection& selection);
-  bool load_model(ml::KSelection& selection);
+  // Analysis state, one overload per memoised stage result (Stage::memo): save records the
+  // step ("features", "model") as completed; load returns false (and leaves the argument alone)
+  // when there is none. Layouts: pipeline/results.hpp.
+  void save(const features::FeatureTable& table);
+  bool load(features::FeatureTable& table);
+  void save(const ml::KSelection& selection);
+  bool load(ml::KSelection& selection);
   // Installs ALS hooks: trainings resume from their saved factors; after each sweep the factors
   // are saved every `als_every` sweeps, after the last one, and when a stop was requested
   // (SIGUSR1/SIGTERM), in which case ecom::Interrupted is thrown on every rank.

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "ecom/pipeline/ingest.hpp"
+#include "ecom/pipeline/summary.hpp"
 
 namespace CLI {
 class App;
@@ -43,10 +44,6 @@ struct ScoreOptions {
   int top_n = 0;                    // 0: as the run (the /als attribute top_n)
   std::string exclude;              // "": as the run
   std::size_t shuffle_buffer_mb = kDefaultShuffleBufferMb;
-};
-
-struct ScoreSummary {
-  std::uint64_t new_events = 0, history_events = 0, users = 0, als_users = 0, rows = 0;
 };
 
 // Collective. Throws UserError / InputError (collectively) for a missing model, bad options or
