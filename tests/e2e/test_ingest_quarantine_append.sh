@@ -18,16 +18,17 @@ $PY "$HERE/test_ingest_rejects.py" "$WORK/gen" NAME
 # files differ, and the line numbers with them); expected.csv: their quarantines in order.
 $PY - gen/rows.csv gen/expected_quarantine.csv <<'PY'
 import csv, sys
+# The generator writes some labels as invalid UTF-8 (bad_label): bytes kept as they are.
 rows, quarantine = sys.argv[1:3]
-lines = open(rows, newline="").read().splitlines(keepends=True)
-expected = list(csv.reader(open(quarantine, newline="")))
+lines = open(rows, newline="", encoding="utf-8", errors="surrogateescape").read().splitlines(keepends=True)
+expected = list(csv.reader(open(quarantine, newline="", encoding="utf-8", errors="surrogateescape")))
 assert expected[0] == ["file", "line", "reason", "row"] and len(expected) > 40, expected[:2]
-with open("expected.csv", "w", newline="") as q:
+with open("expected.csv", "w", newline="", encoding="utf-8", errors="surrogateescape") as q:
     w = csv.writer(q, lineterminator="\n")
     w.writerow(expected[0])
     for k, name in enumerate(["a.csv", "b.csv", "c.csv"]):
         extra = [f"2019-10-01 12:00:0{i} UTC,view,1,2,,,1.5,3,extra-{k}-{i}\n" for i in range(k)]
-        open(name, "w", newline="").write(lines[0] + "".join(extra) + "".join(lines[1:]))
+        open(name, "w", newline="", encoding="utf-8", errors="surrogateescape").write(lines[0] + "".join(extra) + "".join(lines[1:]))
         for f, line, reason, row in expected[1:]:
             w.writerow([name, int(line) + k, reason, row])
 PY

@@ -14,7 +14,7 @@ mpi_inc=()
 if command -v mpicxx >/dev/null; then
   read -r -a mpi_inc <<<"$(mpicxx --showme:compile 2>/dev/null || true)"
 fi
-flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
+flags=(-std=c++20 -DOMPI_SKIP_MPICXX=1 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
        -fno-sanitize-recover=undefined -I "$src/include" "${mpi_inc[@]}")
 if ! echo 'extern "C" int LLVMFuzzerTestOneInput(const char*, unsigned long) { return 0; }' |
      "$cxx" -x c++ -fsanitize=fuzzer - -o "$out/probe" 2>/dev/null; then
