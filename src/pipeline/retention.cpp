@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -16,6 +17,7 @@
 #include "ecom/io/csv.hpp"
 #include "ecom/io/event_store.hpp"
 #include "ecom/io/quarantine.hpp"
+#include "ecom/io/store_lock.hpp"
 #include "ecom/par/comm.hpp"
 #include "ecom/par/vshard.hpp"
 #include "ecom/pipeline/analyze.hpp"
@@ -200,6 +202,8 @@ RetentionReport run_purge(Context& ctx, const PurgeOptions& opts) {
   RetentionReport report;
 
   if (!opts.store.empty()) {
+    std::optional<io::StoreLock> lock;  // one writer at a time (io/store_lock.hpp)
+    if (!opts.dry_run) lock.emplace(io::StoreLock::acquire(comm, opts.store, 0, ctx.command_line));
     const auto store = io::EventStore::open(comm, opts.store);
     std::vector<bool> keep(static_cast<std::size_t>(store.partitions()), true);
     std::uint64_t dropped_events = 0;
@@ -368,6 +372,8 @@ RetentionReport run_forget(Context& ctx, const ForgetOptions& opts) {
     for (const auto& id : user_ids) pseudonyms.insert(p.pseudonym(id));
   }
   RetentionReport report;
+  std::optional<io::StoreLock> lock;  // one writer at a time (io/store_lock.hpp)
+  if (!opts.dry_run) lock.emplace(io::StoreLock::acquire(comm, opts.store, 0, ctx.command_line));
   const auto store = io::EventStore::open(comm, opts.store);
 
   // Count first, reading only the vshard of each pseudonym (on its owner rank).

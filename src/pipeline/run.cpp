@@ -25,6 +25,8 @@ struct RunOptions {
   std::size_t shuffle_buffer_mb = 256;
   bool truncate_to_minute = false;
   int checkpoint_als_every = 5;
+  double max_price = io::kDefaultMaxPrice;
+  double lock_timeout_s = 0;
 };
 
 namespace {
@@ -67,6 +69,8 @@ int run_run(Context& ctx, const RunOptions& ro, const ModelOptions& model) {
     io.key_file = ro.key_file;
     io.shuffle_buffer_mb = ro.shuffle_buffer_mb;
     io.truncate_to_minute = ro.truncate_to_minute;
+    io.max_price = ro.max_price;
+    io.lock_timeout_s = ro.lock_timeout_s;
     run_ingest(ctx, io);
     checkpoint.complete("ingest");
   }
@@ -142,6 +146,7 @@ void add_analysis_commands(CLI::App& app, Action& action) {
       ->capture_default_str();
   run->add_flag("--truncate-to-minute", ropts->truncate_to_minute,
                 "Privacy: truncate event times to the minute");
+  pipeline::add_ingest_guard_options(*run, ropts->max_price, ropts->lock_timeout_s);
   run->callback([ropts, model, &action] {
     action = [ropts, model](Context& ctx) { return pipeline::run_run(ctx, *ropts, *model); };
   });
