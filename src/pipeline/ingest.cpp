@@ -154,15 +154,16 @@ struct Ingested {
   std::size_t exchange_budget = 0;
 };
 
-// Collective: plans `paths` against the `stored` manifest, reads, parses, shuffles, sorts and
-// removes duplicates. Returns with no files when every input was skipped.
+// Collective: plans the checked `inputs` against the `stored` manifest, reads, parses, shuffles,
+// sorts and removes duplicates. Returns with no files when every input was skipped.
 Ingested ingest_events(Context& ctx, const IngestOptions& opts, const CheckedOptions& checked,
-                       const std::vector<std::string>& paths,
-                       const std::vector<io::FileManifest>& stored, std::uint32_t vshards) {
+                       std::vector<InputFile> inputs, const std::vector<io::FileManifest>& stored,
+                       std::uint32_t vshards, const IngestResult& checks) {
   par::Comm& comm = ctx.comm;
   Ingested in;
+  in.out.result = checks;
   IngestResult& result = in.out.result;
-  InputPlan plan = plan_inputs(ctx, paths, stored, result.cpu_seconds[0]);
+  InputPlan plan = plan_inputs(ctx, std::move(inputs), stored, result.cpu_seconds[0]);
   result.files_skipped = plan.skipped;
   in.files = std::move(plan.files);
   if (in.files.empty()) return in;
@@ -242,6 +243,8 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
   ScopedTimer total_timer(ctx.timers, "ingest");
   const CheckedOptions checked = check_options(comm, opts, true);
   const std::vector<std::string> paths = expand_patterns(comm, opts.inputs);
+  IngestResult checks;
+  std::vector<InputFile> inputs = check_inputs(ctx, paths, checks.cpu_seconds[0]);
   // One writer at a time: held until the store and its quarantine are written.
   const io::StoreLock lock =
       io::StoreLock::acquire(comm, opts.store, opts.lock_timeout_s, ctx.command_line);
@@ -253,7 +256,7 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
     if (opts.vshards == 0) vshards = store.vshards();
     stored = store.manifest();
   }
-  Ingested in = ingest_events(ctx, opts, checked, paths, stored, vshards);
+  Ingested in = ingest_events(ctx, opts, checked, std::move(inputs), stored, vshards, checks);
   IngestResult& result = in.out.result;
   if (in.files.empty()) {
     ctx.log.info("ingest: nothing to ingest (", result.files_skipped, " file(s) already in ",
@@ -285,8 +288,10 @@ IngestedEvents ingest_in_memory(Context& ctx, const IngestOptions& opts) {
   ScopedTimer total_timer(ctx.timers, "ingest");
   const CheckedOptions checked = check_options(ctx.comm, opts, false);
   const std::vector<std::string> paths = expand_patterns(ctx.comm, opts.inputs);
+  IngestResult checks;
+  std::vector<InputFile> inputs = check_inputs(ctx, paths, checks.cpu_seconds[0]);
   const std::uint32_t vshards = opts.vshards != 0 ? opts.vshards : par::kDefaultVShards;
-  Ingested in = ingest_events(ctx, opts, checked, paths, {}, vshards);
+  Ingested in = ingest_events(ctx, opts, checked, std::move(inputs), {}, vshards, checks);
   if (in.files.empty()) return std::move(in.out);
   if (!opts.quarantine.empty())
     write_quarantine(ctx, in, opts.quarantine, std::string(io::kQuarantineHeader));

@@ -171,18 +171,24 @@ void share_digests(par::Comm& comm, std::vector<InputFile>& files, std::vector<c
       files[i].sha256.assign(reinterpret_cast<const char*>(shared.data()) + i * 64, 64);
 }
 
+std::vector<InputFile> check_inputs(Context& ctx, const std::vector<std::string>& paths,
+                                    double& cpu_seconds) {
+  ScopedTimer t(ctx.timers, "check");
+  CpuTimer cpu(cpu_seconds);
+  std::vector<InputFile> files = stat_inputs(ctx.comm, paths);
+  check_headers(ctx.comm, files);
+  return files;
+}
+
 // Idempotence: files whose content is already in the store (or earlier in this run) are
 // skipped. Equal content has equal size, so only a file whose size equals that of a stored file
 // or of another input needs its SHA-256 before reading; the others are new for sure and get
 // theirs beside the reading, on ranks that would otherwise wait.
-InputPlan plan_inputs(Context& ctx, const std::vector<std::string>& paths,
+InputPlan plan_inputs(Context& ctx, std::vector<InputFile> candidates,
                       const std::vector<io::FileManifest>& stored, double& cpu_seconds) {
-  std::vector<InputFile> candidates;
   {
     ScopedTimer t(ctx.timers, "check");
     CpuTimer cpu(cpu_seconds);
-    candidates = stat_inputs(ctx.comm, paths);
-    check_headers(ctx.comm, candidates);
     std::map<std::uint64_t, int> same_size;
     for (const auto& m : stored) same_size[m.size] += 1;
     for (const auto& f : candidates) same_size[f.size] += 1;
@@ -193,9 +199,9 @@ InputPlan plan_inputs(Context& ctx, const std::vector<std::string>& paths,
   InputPlan plan;
   std::map<std::string, std::string> known;  // sha256 -> where that content was seen
   for (const auto& m : stored) known.emplace(m.sha256, m.name + " in the store");
-  for (const auto& f : candidates) {
+  for (auto& f : candidates) {
     if (f.sha256.empty()) {  // a size no other file has: new content
-      plan.files.push_back(f);
+      plan.files.push_back(std::move(f));
       continue;
     }
     const auto [it, fresh] = known.emplace(f.sha256, f.path);
@@ -205,7 +211,7 @@ InputPlan plan_inputs(Context& ctx, const std::vector<std::string>& paths,
       ++plan.skipped;
       continue;
     }
-    plan.files.push_back(f);
+    plan.files.push_back(std::move(f));
   }
   return plan;
 }

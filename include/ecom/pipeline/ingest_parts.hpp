@@ -73,11 +73,15 @@ struct InputPlan {
   std::size_t skipped = 0;       // files whose content is already in the store or run
 };
 
-// Collective. Checks every file (exists, regular, readable, not
-// empty, right header; exit 3 otherwise), and leaves out files whose SHA-256 equals that of a
-// file in `stored` or of an earlier input (logged). Only files of a size shared with another
-// file are hashed here; the others get their SHA-256 during the reading (read_and_shuffle).
-InputPlan plan_inputs(Context& ctx, const std::vector<std::string>& paths,
+// Collective. Checks every file (exists, regular, readable, not empty, right header; exit 3
+// otherwise) and notes its size and modification time.
+std::vector<InputFile> check_inputs(Context& ctx, const std::vector<std::string>& paths,
+                                    double& cpu_seconds);
+
+// Collective. Leaves out the `candidates` whose SHA-256 equals that of a file in `stored` or of
+// an earlier input (logged). Only files of a size shared with another file are hashed here; the
+// others get their SHA-256 during the reading (read_and_shuffle).
+InputPlan plan_inputs(Context& ctx, std::vector<InputFile> candidates,
                       const std::vector<io::FileManifest>& stored, double& cpu_seconds);
 
 // Collective: `digests` holds 64 hex digits at the index of each file whose SHA-256 this rank
