@@ -357,7 +357,7 @@ int RowSplitter::split_quoted(std::string_view row) {
 }
 
 std::optional<Reason> validate_fields(const std::array<std::string_view, kInputColumns>& f,
-                                      const TimeWindow& window, ParsedRow& out) {
+                                      const TimeWindow& window, ParsedRow& out, double max_price) {
   const auto t = parse_event_time(f[0]);
   if (!t || *t < 0 || *t > static_cast<std::int64_t>(std::numeric_limits<std::uint32_t>::max()))
     return Reason::bad_time;
@@ -372,7 +372,7 @@ std::optional<Reason> validate_fields(const std::array<std::string_view, kInputC
   if (!category) return Reason::bad_category_id;
   out.category_id = *category;
   const auto price = parse_price(f[6]);
-  if (!price) return Reason::bad_price;
+  if (!price || *price > max_price) return Reason::bad_price;
   out.price = *price;
   // privacy::canonical_user_id's rule (leading zeros removed, then a decimal below 2^64), with
   // parse_u64's SWAR digit check on the hot path; the fuzz tests check that both agree.
@@ -397,9 +397,9 @@ std::optional<Reason> validate_fields(const std::array<std::string_view, kInputC
 }
 
 std::optional<Reason> parse_row(std::string_view row, const TimeWindow& window, RowSplitter& split,
-                                ParsedRow& out) {
+                                ParsedRow& out, double max_price) {
   if (split.split(row) != kInputColumns) return Reason::field_count;
-  return validate_fields(split.fields(), window, out);
+  return validate_fields(split.fields(), window, out, max_price);
 }
 
 bool is_rees_header(std::string_view line) {

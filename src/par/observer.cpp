@@ -76,12 +76,13 @@ Context::Context(par::Comm& c, Logger l, Timers t, bool p, std::string config, s
       progress(p),
       config_text(std::move(config)),
       command_line(std::move(cmd)),
-      observer(c.rank()) {
+      observer(c.rank()),
+      outer_(c.observer()) {
   comm.attach(&observer);
 }
 
 Context::~Context() {
-  if (comm.observer() == &observer) comm.attach(nullptr);
+  if (comm.observer() == &observer) comm.attach(outer_);
 }
 
 }  // namespace ecom

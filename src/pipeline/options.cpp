@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 
 #include "ecom/core/cli.hpp"
 #include "ecom/par/exchange.hpp"
@@ -88,6 +89,15 @@ void add_ingest_options(CLI::App* cmd, IngestOptions& o, bool store_required,
                   "Reject events before this UTC time (YYYY-MM-DD[ HH:MM:SS]) as out_of_window");
   cmd->add_option("--window-end", o.window_end,
                   "Reject events at or after this UTC time as out_of_window");
+  ranged(cmd->add_option("--max-price", o.max_price,
+                         "Price ceiling: rows with a higher price are rejected as bad_price")
+             ->default_str("1000000"),
+         0, std::numeric_limits<double>::max());
+  ranged(cmd->add_option("--lock-timeout", o.lock_timeout_s,
+                         "Seconds to wait while another writer holds the store's lock (0: fail "
+                         "at once with exit code 5)")
+             ->capture_default_str(),
+         0, 7 * 86400);
 }
 
 // ---- model ------------------------------------------------------------------------------------

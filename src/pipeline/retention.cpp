@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -18,6 +19,7 @@
 #include "ecom/io/csv.hpp"
 #include "ecom/io/event_store.hpp"
 #include "ecom/io/quarantine.hpp"
+#include "ecom/io/store_lock.hpp"
 #include "ecom/par/comm.hpp"
 #include "ecom/par/file.hpp"
 #include "ecom/par/vshard.hpp"
@@ -197,6 +199,8 @@ void purge_store(Context& ctx, const PurgeRun& pr, RetentionReport& report) {
   auto& comm = ctx.comm;
   const auto& log = ctx.log;
   const auto& opts = pr.opts;
+  std::optional<io::StoreLock> lock;  // one writer at a time (io/store_lock.hpp)
+  if (!opts.dry_run) lock.emplace(io::StoreLock::acquire(comm, opts.store, 0, ctx.command_line));
   const auto store = io::EventStore::open(comm, opts.store);
   std::vector<bool> keep(static_cast<std::size_t>(store.partitions()), true);
   std::uint64_t dropped_events = 0;
@@ -416,6 +420,8 @@ RetentionReport run_forget(Context& ctx, const ForgetOptions& opts) {
     for (const auto& id : user_ids) pseudonyms.insert(p.pseudonym(id));
   }
   RetentionReport report;
+  std::optional<io::StoreLock> lock;  // one writer at a time (io/store_lock.hpp)
+  if (!opts.dry_run) lock.emplace(io::StoreLock::acquire(comm, opts.store, 0, ctx.command_line));
   const auto store = io::EventStore::open(comm, opts.store);
 
   // Count first, reading only the vshard of each pseudonym (on its owner rank).

@@ -108,16 +108,6 @@ SavedModel read_model(par::Comm& comm, const std::string& path) {
   return m;
 }
 
-// Removes `path` (rank 0) and waits for it.
-void remove_file(par::Comm& comm, const std::string& path) {
-  if (comm.rank() == 0) {
-    std::error_code ec;
-    std::filesystem::remove(path, ec);
-    std::filesystem::remove(path + ".tmp", ec);
-  }
-  comm.barrier();
-}
-
 // Collective: the outputs' run time, after checking the options and creating the output
 // directory.
 std::string prepare_outputs(Context& ctx, const ScoreOptions& opts, const std::string& model_h5) {
@@ -154,21 +144,17 @@ std::vector<Event> ingest_new_events(Context& ctx, const ScoreOptions& opts, std
                                      ScoreSummary& summary) {
   auto& comm = ctx.comm;
   Stage stage(ctx, "ingest");
-  std::vector<Event> events;
-  const std::string batch = opts.out + "/.score-batch.h5";
-  remove_file(comm, batch);
-  IngestOptions io_opts;
+  IngestOptions io_opts;  // no store: the events stay in memory (ingest_in_memory)
   io_opts.inputs = opts.inputs;
-  io_opts.store = batch;
   io_opts.key_file = opts.key_file;
   io_opts.quarantine = opts.out + "/quarantine.csv";
   io_opts.vshards = vshards;
   io_opts.shuffle_buffer_mb = opts.shuffle_buffer_mb;
   const Logger quiet(comm.rank(), std::max(ctx.log.level(), LogLevel::warn));
   Context ictx{comm, quiet, Timers{}, false, ctx.config_text, ctx.command_line};
-  const IngestResult r = run_ingest(ictx, io_opts);
-  if (r.partition >= 0) events = io::EventStore::open(comm, batch).read_my_events(comm);
-  remove_file(comm, batch);
+  const IngestedEvents batch = ingest_in_memory(ictx, io_opts);
+  const IngestResult& r = batch.result;
+  std::vector<Event> events(batch.events.data(), batch.events.data() + batch.events.size());
   summary.new_events = comm.allreduce_sum<std::uint64_t>(events.size());
   ctx.log.info("score: ", summary.new_events, " new events (", r.rows_read, " rows read, ",
                r.rejected(), " rejected -> ", io_opts.quarantine, ", ", r.duplicates,

@@ -13,8 +13,9 @@ class Comm;
 namespace ecom {
 
 struct Context {
-  // Attaches `observer` to `comm` (and detaches it on destruction): the comm's traffic is counted
-  // there. Defined in src/par/observer.cpp (it needs Comm).
+  // Attaches `observer` to `comm` (and, on destruction, gives the comm back the observer it had
+  // before, so a nested Context such as score's quiet ingest leaves the outer one counting): the
+  // comm's traffic is counted there. Defined in src/par/observer.cpp (it needs Comm).
   Context(par::Comm& comm, Logger log, Timers timers = {}, bool progress = true,
           std::string config_text = "", std::string command_line = "");
   ~Context();
@@ -30,6 +31,9 @@ struct Context {
   // Traffic per stage and the stage-boundary test hooks: observer.set_stage(name) names the
   // stage, observer.traffic() reads the counters.
   par::TrafficObserver observer;
+
+ private:
+  par::TrafficObserver* outer_ = nullptr;  // the comm's observer before this Context
 };
 
 }  // namespace ecom

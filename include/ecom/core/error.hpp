@@ -12,6 +12,7 @@ enum class ExitCode : int {
   usage = 2,        // bad option, value or config file (every CLI11 parse error), unusable key
   input = 3,        // unusable input: missing/unreadable file, wrong header, corrupt gzip
   comm = 4,         // MPI or HDF5 failure
+  locked = 5,       // the event store is locked by another writer (io/store_lock.hpp)
   interrupted = 75  // stopped on SIGUSR1/SIGTERM after a checkpoint (EX_TEMPFAIL): requeue
 };
 

@@ -11,7 +11,8 @@
 //   unknown_event_type  event_type not exactly one of view, cart, remove_from_cart, purchase
 //   bad_product_id      product_id empty or not an unsigned decimal integer below 2^64
 //   bad_category_id     category_id empty or not an unsigned decimal integer below 2^64
-//   bad_price           price empty, non-numeric, NaN, infinite or negative (zero is kept)
+//   bad_price           price empty, non-numeric, NaN, infinite, negative, or above the price
+//                       ceiling (--max-price, default kDefaultMaxPrice; zero is kept)
 //   bad_user_id         user_id empty or not an unsigned decimal integer below 2^64 (leading
 //                       zeros allowed: the id is canonicalised, privacy/user_id.hpp)
 //   bad_session         user_session empty or only blanks
@@ -53,6 +54,10 @@ inline constexpr std::array<std::string_view, kReasons> kReasonNames = {
     "field_count", "bad_time",    "unknown_event_type", "bad_product_id", "bad_category_id",
     "bad_price",   "bad_user_id", "bad_session",        "out_of_window",  "bad_label"};
 inline std::string_view name_of(Reason r) { return kReasonNames[static_cast<std::size_t>(r)]; }
+
+// The default price ceiling: a higher price is bad_price (sums of prices stay far from the range
+// of double, and a price this high is a data error in a shop's event log).
+inline constexpr double kDefaultMaxPrice = 1e6;
 
 // Accepted event times, seconds since the epoch: [begin, end).
 struct TimeWindow {
@@ -123,13 +128,14 @@ struct ParsedRow {
 };
 
 // Validates the 9 split fields in the documented order; returns the first failing reason, or
-// nullopt with `out` filled.
+// nullopt with `out` filled. Prices above `max_price` are bad_price.
 std::optional<Reason> validate_fields(const std::array<std::string_view, kInputColumns>& f,
-                                      const TimeWindow& window, ParsedRow& out);
+                                      const TimeWindow& window, ParsedRow& out,
+                                      double max_price = kDefaultMaxPrice);
 
 // Splits and validates one row (convenience for tests and callers without a splitter).
 std::optional<Reason> parse_row(std::string_view row, const TimeWindow& window, RowSplitter& split,
-                                ParsedRow& out);
+                                ParsedRow& out, double max_price = kDefaultMaxPrice);
 
 // True if `line` (one line, terminator removed) is the REES46 header, allowing a leading UTF-8
 // BOM and a trailing CR.

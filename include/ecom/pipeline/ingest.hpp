@@ -7,8 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "ecom/core/types.hpp"
 #include "ecom/io/csv.hpp"
+#include "ecom/io/event_store.hpp"
+#include "ecom/io/mapped_array.hpp"
 
+namespace CLI {
+class App;
+}
 namespace ecom {
 struct Context;
 }
@@ -27,10 +33,12 @@ struct IngestOptions {
   std::string quarantine;           // rejected rows; "" -> store path with .h5 -> .quarantine.csv
   std::uint32_t vshards = 0;        // 0: the store's V, or par::kDefaultVShards for a new store
   std::size_t shuffle_buffer_mb =
-      kDefaultShuffleBufferMb;           // per-rank memory for the shuffle's buffers
-  std::size_t read_chunk_kb = 1024;      // read / inflate chunk
-  bool truncate_to_minute = false;       // privacy: event times truncated to the minute
-  std::string window_start, window_end;  // accepted event times [start, end); "" = unbounded
+      kDefaultShuffleBufferMb;              // per-rank memory for the shuffle's buffers
+  std::size_t read_chunk_kb = 1024;         // read / inflate chunk
+  bool truncate_to_minute = false;          // privacy: event times truncated to the minute
+  std::string window_start, window_end;     // accepted event times [start, end); "" = unbounded
+  double max_price = io::kDefaultMaxPrice;  // prices above are rejected as bad_price
+  double lock_timeout_s = 0;  // wait for another writer's store lock (0: fail at once, exit 5)
 };
 
 struct IngestResult {
@@ -56,7 +64,28 @@ inline constexpr std::array<const char*, 7> kIngestStages = {
     "check", "read+parse", "shuffle", "sort", "write", "quarantine", "digest"};
 
 // Collective. Runs the ingest; timers under "ingest/..." in ctx.timers. Throws (collectively)
-// UserError for bad options, InputError for unusable input files.
+// UserError for bad options, InputError for unusable input files (also one that changed while
+// being read), Error with ExitCode::locked when another writer holds the store's lock
+// (io/store_lock.hpp; waited for up to opts.lock_timeout_s).
 IngestResult run_ingest(Context& ctx, const IngestOptions& opts);
+
+// What an ingest holds before it writes the store: the events of this rank's vshards
+// (VShardMap(vshards, ranks)), sorted by io::sort_events, exact duplicates removed, file tags
+// cleared, times truncated if asked: exactly the rows the new partition would hold on this rank.
+struct IngestedEvents {
+  IngestResult result;                     // partition stays -1
+  io::MappedArray<Event> events;           // this rank's
+  io::StringTable strings;                 // labels of this rank's rows (sorted; the union over
+                                           // ranks is what the store's table would gain)
+  std::vector<io::FileManifest> manifest;  // one entry per ingested file, as the store's would
+                                           // be (partition 0), identical on every rank
+  std::uint32_t vshards = 0;
+};
+
+// Collective. The ingest without a store: opts.store is ignored (no skipping of files already
+// in a store, no lock); opts.vshards (0: par::kDefaultVShards) gives the owners. The quarantine
+// is written to opts.quarantine unless it is empty (a new file, not appended to). Same errors
+// as run_ingest.
+IngestedEvents ingest_in_memory(Context& ctx, const IngestOptions& opts);
 
 }  // namespace ecom::pipeline
