@@ -196,28 +196,28 @@ void write_results_file(Context& ctx, const AnalyzeOptions& opts, const Analysis
   const auto& m = opts.model;
   const auto& km = r.segments.selection.model;
   io::h5::write_file(comm, path, [&](h5::File& file) {
-  const auto& root = file.root();
-  results::save_users(comm, root,
-                      {r.features.table, r.projection.transformed, r.projection.scores, km.labels,
-                       r.segments.confidence, r.propensity.proba});
-  results::save_propensity(comm, root, r.propensity.model, r.propensity.holdout, m.propensity);
-  {
-    auto model = root.create_group("model");
-    results::save_transform(comm, model, r.projection.scaler);
-    results::save_scaler(comm, model, r.projection.scaler);
-    results::save_pca(comm, model, r.projection.pca);
-    results::save_segmentation(
-        comm, model,
-        {km.centroids, r.segments.names(), km.inertia, r.segments.selection.choice.k,
-         r.features.context.window_start, r.features.context.window_end});
-  }
-  results::save_validation(comm, root, r.segments.selection);
-  if (m.recommend) {
-    results::save_als(comm, root, r.recommendations, m.recommender);
-    results::save_recommendations(comm, root, r.recommendations, m.recommender.holdout);
-  }
-  results::save_run_attributes(comm, root, ctx.config_text, r.run_time,
-                               par::reduce_timers(comm, ctx.timers));
+    const auto& root = file.root();
+    results::save_users(comm, root,
+                        {r.features.table, r.projection.transformed, r.projection.scores, km.labels,
+                         r.segments.confidence, r.propensity.proba});
+    results::save_propensity(comm, root, r.propensity.model, r.propensity.holdout, m.propensity);
+    {
+      auto model = root.create_group("model");
+      results::save_transform(comm, model, r.projection.scaler);
+      results::save_scaler(comm, model, r.projection.scaler);
+      results::save_pca(comm, model, r.projection.pca);
+      results::save_segmentation(
+          comm, model,
+          {km.centroids, r.segments.names(), km.inertia, r.segments.selection.choice.k,
+           r.features.context.window_start, r.features.context.window_end});
+    }
+    results::save_validation(comm, root, r.segments.selection);
+    if (m.recommend) {
+      results::save_als(comm, root, r.recommendations, m.recommender);
+      results::save_recommendations(comm, root, r.recommendations, m.recommender.holdout);
+    }
+    results::save_run_attributes(comm, root, ctx.config_text, r.run_time,
+                                 par::reduce_timers(comm, ctx.timers));
   });
 }
 

@@ -24,8 +24,8 @@
 #include "ecom/par/stats.hpp"
 #include "ecom/par/vshard.hpp"
 #include "ecom/pipeline/commands.hpp"
-#include "ecom/pipeline/options.hpp"
 #include "ecom/pipeline/ingest_parts.hpp"
+#include "ecom/pipeline/options.hpp"
 #include "ecom/privacy/pseudonym.hpp"
 
 namespace ecom::pipeline {
@@ -226,6 +226,18 @@ void write_quarantine(Context& ctx, Ingested& in, const std::string& path,
   in.quarantine.write(comm, path, names, first, prefix, in.exchange_budget);
 }
 
+// Collective: rank 0 renames the complete quarantine `pending` to `path` (after the partition
+// it belongs to is published); a failure is agreed (exit 4).
+void publish_quarantine(par::Comm& comm, const std::string& pending, const std::string& path) {
+  std::string error;
+  if (comm.rank() == 0) {
+    std::error_code ec;
+    std::filesystem::rename(pending, path, ec);
+    if (ec) error = "cannot rename " + pending + " to " + path + ": " + ec.message();
+  }
+  par::agree(comm, error, ExitCode::comm);
+}
+
 void log_summary(Context& ctx, const IngestResult& result, const std::string& store) {
   ctx.log.info("ingest: rows read ", result.rows_read, ", kept ", result.rows_kept, " (",
                result.zero_price, " with price 0), rejected ", result.rejected(), ", duplicates ",
@@ -264,23 +276,32 @@ IngestResult run_ingest(Context& ctx, const IngestOptions& opts) {
                  opts.store, ")");
     return result;
   }
-  {
-    ScopedTimer t(ctx.timers, "write");
-    CpuTimer cpu(result.cpu_seconds[4]);
-    result.partition = io::EventStore::append_partition(
-        comm, opts.store, vshards, in.out.events.span(), in.out.strings, in.out.manifest);
-  }
-  in.out.events = io::MappedArray<Event>();
-  in.out.strings.clear();
+  // The quarantine is written completely (beside its final name) before the partition is
+  // published, and renamed after it: a write error in either publishes neither, and a published
+  // partition always has its rejected rows in the quarantine.
   const std::string qpath =
       opts.quarantine.empty() ? io::default_quarantine_path(opts.store) : opts.quarantine;
+  const std::string qpending = qpath + ".pending";
   // Appending to a store keeps the quarantine of its earlier ingests.
   std::string prefix(io::kQuarantineHeader);
   if (comm.rank() == 0 && store_exists && std::filesystem::exists(qpath)) {
     std::string old = read_text_file(qpath);
     if (old.rfind(io::kQuarantineHeader, 0) == 0) prefix = std::move(old);
   }
-  write_quarantine(ctx, in, qpath, prefix);
+  write_quarantine(ctx, in, qpending, prefix);
+  try {
+    ScopedTimer t(ctx.timers, "write");
+    CpuTimer cpu(result.cpu_seconds[4]);
+    result.partition = io::EventStore::append_partition(
+        comm, opts.store, vshards, in.out.events.span(), in.out.strings, in.out.manifest);
+  } catch (...) {
+    std::error_code ec;
+    if (comm.rank() == 0) std::filesystem::remove(qpending, ec);
+    throw;
+  }
+  in.out.events = io::MappedArray<Event>();
+  in.out.strings.clear();
+  publish_quarantine(comm, qpending, qpath);
   log_summary(ctx, result, opts.store);
   return result;
 }

@@ -13,8 +13,8 @@
 #include <optional>
 #include <sstream>
 
-#include "ecom/core/clock.hpp"
 #include "ecom/core/cli.hpp"
+#include "ecom/core/clock.hpp"
 #include "ecom/core/context.hpp"
 #include "ecom/core/error.hpp"
 #include "ecom/features/features.hpp"

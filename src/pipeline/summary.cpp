@@ -58,8 +58,9 @@ Json counts(const RunSummary& s) {
     dups += f.duplicates;
     zero_price += f.zero_price;
   }
-  return Json{{"events", s.events},        {"users", s.users},   {"rows_read", rows_read},
-              {"rows_kept", rows_kept},    {"duplicates", dups}, {"zero_price", zero_price},
+  return Json{{"events", s.events},         {"users", s.users},
+              {"rows_read", rows_read},     {"rows_kept", rows_kept},
+              {"duplicates", dups},         {"zero_price", zero_price},
               {"files", s.manifest.size()}, {"money_capped_users", s.money_capped_users}};
 }
 

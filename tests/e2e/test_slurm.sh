@@ -88,6 +88,10 @@ for ((i = 0; i < 240; ++i)); do
   sleep 0.25
 done
 [[ "$(job_states "$job_b")" == PENDING ]] || { scontrol show job "$job_b" >&2; fail "job $job_b not PENDING after its requeue"; }
+# slurmd refuses a credential created in the same second as the requeue's revocation of the old
+# one (whole-second times: "Job credential revoked", seen twice in a loaded full suite): let
+# that second pass before the new launch may start.
+sleep 2
 scontrol update JobId="$job_b" StartTime=now || fail "scontrol update StartTime"
 ok "job $job_b: SIGUSR1 -> checkpoint, exit 75, requeued ($((SECONDS - t0)) s)"
 

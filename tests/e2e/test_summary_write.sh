@@ -28,7 +28,7 @@ timeout 120 "$MPIEXEC" -np 2 --oversubscribe "$ECOM" analyze --store "$WORK/even
   "${model[@]}" "${quiet[@]}" > "$WORK/a.log" 2>&1
 rc=$?
 set -e
-expect_unwritable $rc "$WORK/a.log" "$WORK/a/run.json.tmp"
+expect_unwritable $rc "$WORK/a.log" "$WORK/a/run.json"
 [[ ! -e "$WORK/a/run.json" ]] || fail "run.json exists"
 ok "run.json that cannot be written: exit 4, one line"
 
@@ -53,5 +53,5 @@ timeout 120 "$MPIEXEC" -np 2 --oversubscribe "$ECOM" score --model "$WORK/a" --i
   --key-file "$key" --run-time $T "${quiet[@]}" > "$WORK/s.log" 2>&1
 rc=$?
 set -e
-expect_unwritable $rc "$WORK/s.log" "$WORK/s/score.json.tmp"
+expect_unwritable $rc "$WORK/s.log" "$WORK/s/score.json"
 ok "score.json that cannot be written: exit 4, one line"

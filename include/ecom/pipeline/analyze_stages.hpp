@@ -32,8 +32,8 @@ StoreEvents read_store_events(Context& ctx, const AnalyzeOptions& opts);
 struct UserFeatures {
   features::FeatureContext context;  // window over all ranks
   features::FeatureTable table;
-  ml::RowMatrix raw;        // table.values as a matrix
-  std::uint64_t users = 0;  // over all ranks
+  ml::RowMatrix raw;               // table.values as a matrix
+  std::uint64_t users = 0;         // over all ranks
   std::uint64_t money_capped = 0;  // users whose money features were capped (over all ranks)
 };
 UserFeatures compute_user_features(Context& ctx, const AnalyzeOptions& opts,

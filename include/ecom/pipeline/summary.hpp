@@ -22,7 +22,7 @@ struct RunSummary {
   std::string run_time, store, config;
   int ranks = 0;
   std::uint64_t events = 0, users = 0;
-  std::uint64_t money_capped_users = 0;  // users whose money features were capped
+  std::uint64_t money_capped_users = 0;    // users whose money features were capped
   std::vector<io::FileManifest> manifest;  // counts and rejects summed over the files
   std::vector<double> pca_explained;       // per kept component
   ml::KChoice choice;
