@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <charconv>
 #include <cmath>
@@ -29,9 +30,18 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr std::int64_t kSecondsPerDay = 86400;
 
-// The reject reasons of the ingest, in the order rejects.csv lists them (that of io::Reason).
+// The reject reasons of the ingest, in the order rejects.csv lists them: the order of the
+// tables written before io::Reason gained reasons (kept so that profiles stay comparable), then
+// any later reason. The names themselves are io::kReasonNames.
 std::vector<std::string> known_reject_reasons() {
-  return {io::kReasonNames.begin(), io::kReasonNames.end()};
+  using R = io::Reason;
+  constexpr std::array<R, io::kReasons> kOrder = {
+      R::field_count,    R::bad_time,        R::unknown_event_type, R::bad_user_id,
+      R::bad_product_id, R::bad_category_id, R::bad_session,        R::bad_price,
+      R::out_of_window,  R::bad_label};
+  std::vector<std::string> names;
+  for (R r : kOrder) names.emplace_back(io::name_of(r));
+  return names;
 }
 
 // Exact sum over ranks of one 128-bit value per rank: 32-bit limbs summed as uint64

@@ -19,8 +19,8 @@ import numpy as np
 TYPES = ["view", "cart", "remove_from_cart", "purchase"]
 COLUMNS = ["event_time", "event_type", "product_id", "category_id", "category_code", "brand",
            "price", "user_id", "user_session"]
-KNOWN_REASONS = ["field_count", "bad_time", "unknown_event_type", "bad_product_id", "bad_category_id",
-                 "bad_price", "bad_user_id", "bad_session", "out_of_window", "bad_label"]
+KNOWN_REASONS = ["field_count", "bad_time", "unknown_event_type", "bad_user_id", "bad_product_id",
+                 "bad_category_id", "bad_session", "bad_price", "out_of_window", "bad_label"]
 
 failures = []
 

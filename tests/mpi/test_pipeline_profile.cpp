@@ -307,8 +307,8 @@ TEST(ProfileParallel, EveryFigureMatchesASerialReference) {
   const auto tables = pr.tables();
   ASSERT_EQ(tables.size(), 8u);
   EXPECT_EQ(tables[7].csv(),
-            "reason,count\nfield_count,0\nbad_time,1\nunknown_event_type,0\nbad_product_id,0\n"
-            "bad_category_id,0\nbad_price,5\nbad_user_id,0\nbad_session,0\nout_of_window,0\n"
+            "reason,count\nfield_count,0\nbad_time,1\nunknown_event_type,0\nbad_user_id,0\n"
+            "bad_product_id,0\nbad_category_id,0\nbad_session,0\nbad_price,5\nout_of_window,0\n"
             "bad_label,0\nweird_reason,2\nduplicate,8\n");
   EXPECT_TRUE(
       tables[1].csv().starts_with("column,missing,share\nevent_time,1,0.0006666666666666666\n"))
