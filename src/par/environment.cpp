@@ -66,4 +66,14 @@ bool Environment::initialized() {
   return flag != 0;
 }
 
+int ranks_on_this_node() {
+  for (const char* name :
+       {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"})
+    if (const char* v = std::getenv(name)) {
+      const int n = std::atoi(v);
+      if (n > 0) return n;
+    }
+  return 1;
+}
+
 }  // namespace ecom::par

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "ecom/core/cli.hpp"
+#include "ecom/par/environment.hpp"
 #include "ecom/par/exchange.hpp"
 
 namespace ecom::pipeline {
@@ -32,21 +33,11 @@ std::uint64_t physical_memory_bytes() {
   return bytes;
 }
 
-int ranks_on_this_node() {
-  for (const char* name :
-       {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"})
-    if (const char* v = std::getenv(name)) {
-      const int n = std::atoi(v);
-      if (n > 0) return n;
-    }
-  return 1;
-}
-
 }  // namespace
 
 std::size_t max_shuffle_buffer_mb() {
   const double mb = static_cast<double>(physical_memory_bytes()) / (1024.0 * 1024.0) *
-                    kShuffleMemoryShare / ranks_on_this_node();
+                    kShuffleMemoryShare / par::ranks_on_this_node();
   return std::max<std::size_t>(1, static_cast<std::size_t>(mb));
 }
 

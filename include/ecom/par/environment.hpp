@@ -21,4 +21,8 @@ class Environment {
   static bool initialized();
 };
 
+// Ranks of this job on this node, as the launcher says (Open MPI, MPICH/Hydra, Slurm); 1 when it
+// says nothing. Local: read from the environment, no communication (usable while parsing options).
+int ranks_on_this_node();
+
 }  // namespace ecom::par

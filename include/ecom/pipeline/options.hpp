@@ -37,7 +37,7 @@ inline constexpr int kMaxSegments = 100;  // --k and --k-max (also <= the number
 inline constexpr int kMaxFactors = 1000;  // --als-factors
 inline constexpr int kMaxTopN = 1000;     // --top-n
 // --shuffle-buffer-mb may take at most this share of the node's physical memory divided by the
-// ranks on the node (OMPI_COMM_WORLD_LOCAL_SIZE, else 1).
+// ranks on the node (par::ranks_on_this_node()).
 inline constexpr double kShuffleMemoryShare = 0.25;
 
 // The largest --shuffle-buffer-mb this process accepts (MiB): physical memory x
